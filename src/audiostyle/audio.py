@@ -1,0 +1,124 @@
+"""Clips in and out: read anything soundfile reads, mix to mono, resample, crop or pad, write.
+
+Every problem with an input names the file and the reason (AudioError). Outputs are written
+to a temporary file and renamed, so a crash never leaves half a WAV, and never over an input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from audiostyle.errors import AudioError
+
+log = logging.getLogger(__name__)
+
+HOP = 512  # the encoder pools over 512 samples; every clip length is a multiple of it
+EXAMPLE_PREFIX = "example:"
+
+
+def example_names() -> list[str]:
+    files = resources.files("audiostyle") / "examples"
+    return sorted(p.name[:-4] for p in files.iterdir() if p.name.endswith(".wav"))
+
+
+def resolve_clip(spec: str) -> Path:
+    """A clip spec is a path, or `example:NAME` for a clip bundled with the package."""
+    if spec.startswith(EXAMPLE_PREFIX):
+        name = spec[len(EXAMPLE_PREFIX) :]
+        if name not in example_names():
+            raise AudioError(f"{spec}: no bundled example {name!r}; choose from {example_names()}")
+        return Path(str(resources.files("audiostyle") / "examples" / f"{name}.wav"))
+    return Path(spec).expanduser()
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Samples [frames, channels] as float32 and the file's rate, or a clear AudioError."""
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise AudioError(f"{path}: not a readable audio file ({err})") from None
+    if data.size == 0:
+        raise AudioError(f"{path}: contains no samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path}: contains NaN or infinite samples")
+    return data, int(rate)
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+
+
+def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return x
+    return soxr.resample(x, rate, target, quality="HQ").astype(np.float32)
+
+
+def num_samples(duration: float, rate: int) -> int:
+    """The clip length a duration asks for, rounded down to a whole number of hops."""
+    return max(HOP, int(round(duration * rate)) // HOP * HOP)
+
+
+def fit_length(x: np.ndarray, n: int, name: str) -> np.ndarray:
+    if len(x) > n:
+        log.info("%s: cropped from %d to %d samples", name, len(x), n)
+        return x[:n]
+    if len(x) < n:
+        log.info("%s: zero-padded from %d to %d samples", name, len(x), n)
+        return np.pad(x, (0, n - len(x)))
+    return x
+
+
+def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.ndarray:
+    """One mono clip at `rate`, `n` samples long (None: keep the length), scaled to `peak`."""
+    path = resolve_clip(spec)
+    data, file_rate = read_audio(path)
+    x = resample(to_mono(data), file_rate, rate)
+    if n is not None:
+        x = fit_length(x, n, str(path))
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top == 0.0:
+        raise AudioError(f"{path}: is silent (all samples are zero) in the part used")
+    if peak is not None:
+        x = x * (peak / top)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def atomic_target(path: Path, protected: tuple[Path, ...] = ()) -> None:
+    """Refuse to write over an input clip, and make sure the folder exists."""
+    resolved = path.resolve()
+    if any(resolved == p.resolve() for p in protected):
+        raise AudioError(f"{path}: refusing to overwrite an input file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_wav(path: Path, x: np.ndarray, rate: int, protected: tuple[Path, ...] = ()) -> Path:
+    """Write mono audio atomically. Over-range audio is kept as float WAV, never clipped."""
+    if not np.all(np.isfinite(x)):
+        raise AudioError(f"{path}: refusing to write non-finite samples")
+    atomic_target(path, protected)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    subtype = "PCM_16" if peak <= 1.0 else "FLOAT"
+    if subtype == "FLOAT":
+        log.warning("%s: peak %.2f exceeds 1.0; written as float WAV, not clipped", path, peak)
+    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, x, rate, subtype=subtype)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,253 @@
+"""Typed run settings: the Hydra schema, and the checks that run before any audio is read.
+
+The dataclasses here are registered with Hydra's ConfigStore as the schema of `conf/config.yaml`,
+so a wrong type, an unknown key or a bad enum value fails while Hydra composes the config.
+`validate` then checks what types cannot express (ranges, layer names, weights vs layers).
+The science modules take these plain objects, never a DictConfig.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from audiostyle.errors import ConfigError
+from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
+
+
+class MuLaw(str, Enum):
+    """How a waveform becomes the encoder's input (see `audio.mu_law_encode`)."""
+
+    quantized = "quantized"  # Magenta's exact preprocessing; floor() has no gradient
+    continuous = "continuous"  # the same curve without floor(); differentiable
+    straight_through = "straight_through"  # quantized forward, continuous gradient
+    none = "none"  # the raw waveform
+
+
+class Domain(str, Enum):
+    """What the optimiser holds, and so what one unit of learning rate means."""
+
+    waveform = "waveform"  # samples in [-1, 1]
+    mu_law = "mu_law"  # mu-law companded samples in [-1, 1]
+    mu_law_units = "mu_law_units"  # Magenta's integer mu-law scale [-128, 128)
+
+
+class LossType(str, Enum):
+    gram = "gram"
+    l2 = "l2"
+
+
+class Normalize(str, Enum):
+    none = "none"  # the paper: raw mean squared differences
+    per_layer = "per_layer"  # ||X - X_target||^2 / ||X_target||^2 for each layer
+
+
+class Loudness(str, Enum):
+    none = "none"
+    peak = "peak"  # scale each input clip to a peak of `audio.peak`
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+class Weights(str, Enum):
+    random = "random"  # seeded, Magenta's initialiser
+    magenta = "magenta"  # read from encoder.checkpoint
+
+
+class InitSource(str, Enum):
+    content = "content"
+    style = "style"
+    zeros = "zeros"
+
+
+@dataclass
+class AudioConfig:
+    content: str = "example:speech"
+    style: str = "example:flute"
+    sample_rate: int = 16000
+    duration: float = 3.0  # seconds; rounded down to a multiple of 512 samples
+    mu_law: MuLaw = MuLaw.continuous
+    loudness: Loudness = Loudness.peak
+    peak: float = 0.9
+
+
+@dataclass
+class ContentLayerConfig:
+    layer: str = "final_relu"
+
+
+@dataclass
+class StyleLayersConfig:
+    layers: list[str] = field(default_factory=lambda: [f"A_{i}" for i in range(1, 31)])
+    weights: list[float] | None = None  # None: equal weights 1/len(layers)
+
+
+@dataclass
+class LossConfig:
+    type: LossType = LossType.gram
+    normalize: Normalize = Normalize.per_layer
+
+
+@dataclass
+class InitConfig:
+    source: InitSource = InitSource.content
+    scale: float = 1e-6  # half-width of the uniform noise added, in waveform units
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.002
+    steps: int = 100
+    domain: Domain = Domain.waveform
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+
+
+@dataclass
+class EncoderConfig:
+    network: str = "nsynth"
+    weights: Weights = Weights.random
+    checkpoint: str | None = None  # a Magenta checkpoint prefix or folder (weights=magenta)
+    seed: int = 0
+    use_ema: bool = False
+
+
+@dataclass
+class RuntimeConfig:
+    xla: bool = True  # compile the Adam step with XLA
+    log_every: int = 1  # steps between progress/metric updates
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True
+    uri: str | None = None  # None: the embedded store runs/mlflow.db
+    experiment: str = "audiostyle"
+
+
+@dataclass
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    content_layer: ContentLayerConfig = field(default_factory=ContentLayerConfig)
+    style_layers: StyleLayersConfig = field(default_factory=StyleLayersConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    alpha: float = 100.0
+    snapshots: list[int] = field(default_factory=lambda: [0, 50, 99])
+    seed: int = 0
+    device: DeviceChoice = DeviceChoice.auto
+    runs_dir: str = "runs"
+
+
+def register_configs() -> None:
+    """Make the schema known to Hydra as `schema` (used first in conf/config.yaml)."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def to_config(cfg: DictConfig | Config) -> Config:
+    """Turn a composed DictConfig into the plain typed object the science modules take."""
+    if isinstance(cfg, Config):
+        return cfg
+    merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ConfigError(f"{missing[0]} must be set (for example {missing[0]}=...)")
+    obj = OmegaConf.to_object(merged)
+    assert isinstance(obj, Config)
+    return obj
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config) -> None:
+    """Check every value types cannot: ranges, layer names, weights. Raises ConfigError."""
+    a, o = cfg.audio, cfg.optim
+    _require(math.isfinite(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr}")
+    _require(o.steps > 0, f"optim.steps must be a positive integer, got {o.steps}")
+    _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)")
+    _require(o.epsilon > 0, f"optim.epsilon must be positive, got {o.epsilon}")
+    _require(
+        math.isfinite(cfg.alpha) and cfg.alpha >= 0,
+        f"alpha must be a finite number >= 0, got {cfg.alpha}",
+    )
+    _require(
+        8000 <= a.sample_rate <= 192000,
+        f"audio.sample_rate must be between 8000 and 192000 Hz, got {a.sample_rate}",
+    )
+    _require(
+        a.sample_rate == 16000 or cfg.encoder.network != "nsynth",
+        f"audio.sample_rate must be 16000 for the NSynth encoder (trained at 16 kHz), got {a.sample_rate}",
+    )
+    min_duration = 512 / a.sample_rate
+    _require(
+        min_duration <= a.duration <= 600,
+        f"audio.duration must be between {min_duration:.3f} s (one 512-sample hop) and 600 s, got {a.duration}",
+    )
+    _require(0 < a.peak <= 1, f"audio.peak must be in (0, 1], got {a.peak}")
+    _require(
+        a.mu_law != MuLaw.quantized,
+        "audio.mu_law=quantized has no gradient (floor); use one of continuous, straight_through, none",
+    )
+    _require(
+        0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
+        f"init.scale must be in [0, 1], got {cfg.init.scale}",
+    )
+    _require(
+        cfg.encoder.network == "nsynth",
+        f"encoder.network must be one of ['nsynth'], got {cfg.encoder.network!r}",
+    )
+    check_layer_names([cfg.content_layer.layer], "content_layer.layer", NSYNTH_LAYERS)
+    layers = cfg.style_layers.layers
+    _require(len(layers) > 0, "style_layers.layers must name at least one layer")
+    check_layer_names(layers, "style_layers.layers", NSYNTH_LAYERS)
+    _require(len(set(layers)) == len(layers), f"style_layers.layers has a layer twice: {layers}")
+    weights = cfg.style_layers.weights
+    if weights is not None:
+        _require(
+            len(weights) == len(layers),
+            f"style_layers.weights has {len(weights)} values for {len(layers)} layers; give one per layer or null",
+        )
+        _require(
+            all(math.isfinite(w) and w >= 0 for w in weights),
+            "style_layers.weights must be finite and >= 0",
+        )
+    bad = [s for s in cfg.snapshots if not 0 <= s <= o.steps]
+    _require(
+        not bad,
+        f"snapshots must be iterations between 0 and optim.steps={o.steps}, got {bad}",
+    )
+    _require(cfg.runtime.log_every > 0, "runtime.log_every must be a positive integer")
+    e = cfg.encoder
+    if e.weights == Weights.magenta:
+        _require(
+            bool(e.checkpoint),
+            "encoder=magenta needs encoder.checkpoint=/path/to/wavenet-ckpt/model.ckpt-200000",
+        )
+    else:
+        _require(
+            e.checkpoint is None and not e.use_ema,
+            "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
+        )
+
+
+def style_weights(cfg: StyleLayersConfig) -> list[float]:
+    """The weight w_s of each style layer; equal weights summing to 1 when none are given."""
+    if cfg.weights is None:
+        return [1.0 / len(cfg.layers)] * len(cfg.layers)
+    return list(cfg.weights)

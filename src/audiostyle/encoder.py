@@ -1,0 +1,75 @@
+"""Magenta's NSynth WaveNet-autoencoder encoder in TensorFlow 2, with every tap exposed.
+
+Architecture (facts in ../shared/design/nsynth-encoder.md): a k=3 start conv (1 -> 128), then 30
+residual blocks, each `A_i = relu(en)`, `B_i = relu(dilated_conv_i(A_i))`,
+`en = en + res_i(B_i)`, `C_i = en`, with dilations 1..512 three times, non-causal "same" padding;
+then a 1x1 bottleneck to 16 channels averaged over 512-sample blocks (`encoding`).
+Only the blocks up to the deepest requested tap are computed.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from audiostyle.checkpoint import load_magenta_weights
+from audiostyle.config import EncoderConfig, Weights
+from audiostyle.layers import NUM_BLOCKS, block_of, canonical
+from audiostyle.weights import BOTTLENECK, EncoderWeights, random_weights
+
+POOL = 512
+
+
+def dilation(block: int) -> int:
+    """Dilation of the 1-based block's conv: 1, 2, ..., 512, three times."""
+    return 2 ** ((block - 1) % 10)
+
+
+class NSynthEncoder:
+    """The encoder as a pure function of its (fixed) weights: `taps(x, names)`."""
+
+    def __init__(self, weights: EncoderWeights):
+        c = tf.constant
+        self.weights = weights
+        self._start = (c(weights.start_w), c(weights.start_b))
+        self._dilated = [(c(w), c(b)) for w, b in zip(weights.dilated_w, weights.dilated_b)]
+        self._res = [(c(w[0]), c(b)) for w, b in zip(weights.res_w, weights.res_b)]
+        self._bottleneck = (c(weights.bottleneck_w[0]), c(weights.bottleneck_b))
+
+    @staticmethod
+    def _conv(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, rate: int = 1) -> tf.Tensor:
+        # tf.nn.convolution, not conv1d: conv1d has no CPU gradient for dilation > 1.
+        return tf.nn.convolution(x, w, padding="SAME", dilations=rate) + b
+
+    @staticmethod
+    def _pointwise(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+        return tf.einsum("btc,cd->btd", x, w) + b
+
+    def taps(self, x_scaled: tf.Tensor, names: list[str] | tuple[str, ...]) -> dict[str, tf.Tensor]:
+        """Activations [batch, time, channels] for each name; x_scaled is [batch, time, 1].
+
+        `encoding` is [batch, time / 512, 16]; time must then be a multiple of 512.
+        """
+        wanted = {canonical(n) for n in names}
+        deepest = max(block_of(n) for n in names)
+        out: dict[str, tf.Tensor] = {}
+        en = self._conv(x_scaled, *self._start)
+        for i in range(1, min(deepest, NUM_BLOCKS) + 1):
+            a = tf.nn.relu(en)
+            b = tf.nn.relu(self._conv(a, *self._dilated[i - 1], rate=dilation(i)))
+            en = en + self._pointwise(b, *self._res[i - 1])
+            for key, value in ((f"A_{i}", a), (f"B_{i}", b), (f"C_{i}", en)):
+                if key in wanted:
+                    out[key] = value
+        if "encoding" in wanted:
+            z = self._pointwise(en, *self._bottleneck)
+            frames = tf.shape(z)[1] // POOL
+            z = tf.reshape(z[:, : frames * POOL], [tf.shape(z)[0], frames, POOL, BOTTLENECK])
+            out["encoding"] = tf.reduce_mean(z, axis=2)
+        return {n: out[canonical(n)] for n in names}
+
+
+def build_encoder(cfg: EncoderConfig) -> NSynthEncoder:
+    """The encoder a run asks for: Magenta's checkpoint when given, seeded random otherwise."""
+    if cfg.weights == Weights.magenta:
+        return NSynthEncoder(load_magenta_weights(cfg.checkpoint, use_ema=cfg.use_ema))
+    return NSynthEncoder(random_weights(cfg.seed))

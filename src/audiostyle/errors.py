@@ -1,0 +1,31 @@
+"""The project's own errors: a user mistake gets one clear line, never a traceback."""
+
+
+class AudiostyleError(Exception):
+    """Base of every error the command line reports as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(AudiostyleError):
+    """A setting is wrong; raised before any audio is read or any model is built."""
+
+    exit_code = 2
+
+
+class AudioError(AudiostyleError):
+    """An input clip cannot be used: names the file and the reason."""
+
+    exit_code = 2
+
+
+class CheckpointError(AudiostyleError):
+    """A checkpoint is missing, unreadable, or lacks an encoder tensor of the right shape."""
+
+    exit_code = 2
+
+
+class NumericalError(AudiostyleError):
+    """The loss or gradient stopped being finite; the last finite snapshot is kept."""
+
+    exit_code = 1

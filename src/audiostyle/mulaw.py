@@ -1,0 +1,55 @@
+"""Mu-law companding (mu = 255) as the encoder sees audio, and the optimiser's domains.
+
+Magenta feeds the encoder `floor(128 * sign(x) * log(1 + 255|x|) / log(256)) / 128`. The floor
+has no gradient, so optimising a waveform needs `continuous` (the same curve, no floor) or
+`straight_through` (floor forward, the curve's gradient backward).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from audiostyle.config import Domain, MuLaw
+
+MU = 255.0
+UNITS = 128.0
+
+
+def compand(x: tf.Tensor) -> tf.Tensor:
+    """Waveform [-1, 1] -> mu-law curve [-1, 1], continuous."""
+    return tf.sign(x) * tf.math.log1p(MU * tf.abs(x)) / math.log1p(MU)
+
+
+def expand(y: tf.Tensor) -> tf.Tensor:
+    """Inverse of `compand`."""
+    return tf.sign(y) * (tf.pow(1.0 + MU, tf.abs(y)) - 1.0) / MU
+
+
+def encoder_input(x: tf.Tensor, mode: MuLaw) -> tf.Tensor:
+    """What the encoder reads for waveform x, per `audio.mu_law`."""
+    if mode == MuLaw.none:
+        return x
+    y = compand(x)
+    if mode == MuLaw.continuous:
+        return y
+    q = tf.floor(UNITS * y) / UNITS
+    if mode == MuLaw.quantized:
+        return q
+    return y + tf.stop_gradient(q - y)  # straight_through
+
+
+def to_domain(x: tf.Tensor, domain: Domain) -> tf.Tensor:
+    """Waveform -> the variable the optimiser holds."""
+    if domain == Domain.waveform:
+        return x
+    y = compand(x)
+    return y if domain == Domain.mu_law else UNITS * y
+
+
+def to_waveform(v: tf.Tensor, domain: Domain) -> tf.Tensor:
+    """The optimiser's variable -> waveform."""
+    if domain == Domain.waveform:
+        return v
+    return expand(v if domain == Domain.mu_law else v / UNITS)

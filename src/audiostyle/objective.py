@@ -1,0 +1,100 @@
+"""The paper's loss: L = sum_s w_s * L_style,s + alpha * L_content, on encoder taps.
+
+Gram matrix of a layer F [batch, time, channels]: G = F^T F / time (channels x channels), so
+clips of any length compare. Per-layer distances:
+- `normalize=none` (the paper): mean over entries of (X - X_target)^2.
+- `normalize=per_layer`: ||X - X_target||^2 / ||X_target||^2, which puts every layer on one
+  scale. Raw Gram differences grow with the fourth power of activation size, which grows
+  through the residual stack, so without it the last layers carry nearly all of the loss.
+X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term.
+Targets are computed once, when the objective is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from audiostyle.config import LossType, MuLaw, Normalize
+from audiostyle.encoder import NSynthEncoder
+from audiostyle.mulaw import encoder_input
+
+TINY = 1e-12
+
+
+def gram(features: tf.Tensor) -> tf.Tensor:
+    """[batch, time, channels] -> [batch, channels, channels], averaged over time."""
+    steps = tf.cast(tf.shape(features)[1], features.dtype)
+    return tf.einsum("btc,btd->bcd", features, features) / steps
+
+
+def distance(x: tf.Tensor, target: tf.Tensor, normalize: Normalize) -> tf.Tensor:
+    diff = tf.square(x - target)
+    if normalize == Normalize.none:
+        return tf.reduce_mean(diff)
+    return tf.reduce_sum(diff) / tf.maximum(tf.reduce_sum(tf.square(target)), TINY)
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    total: tf.Tensor
+    content: tf.Tensor
+    style: tf.Tensor
+    per_layer: tf.Tensor  # unweighted style distance of each style layer
+
+
+class StyleTransferObjective:
+    """Callable on a waveform [1, time]; holds the fixed targets of x_C and x_S."""
+
+    def __init__(
+        self,
+        encoder: NSynthEncoder,
+        content_layer: str,
+        style_layers: list[str],
+        style_weights: list[float],
+        loss_type: LossType,
+        normalize: Normalize,
+        alpha: float,
+        mu_law: MuLaw,
+    ):
+        self.encoder = encoder
+        self.content_layer = content_layer
+        self.style_layers = list(style_layers)
+        self.weights = tf.constant(style_weights, tf.float32)
+        self.loss_type = loss_type
+        self.normalize = normalize
+        self.alpha = float(alpha)
+        self.mu_law = mu_law
+        self._names = list(dict.fromkeys([content_layer, *style_layers]))
+        self.content_target: tf.Variable | None = None
+        self.style_targets: list[tf.Variable] = []
+
+    def _taps(self, wave: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], self._names)
+
+    def _style_features(self, t: tf.Tensor) -> tf.Tensor:
+        return gram(t) if self.loss_type == LossType.gram else t
+
+    def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
+        """Compute C(x_C) and the style targets of x_S once (stored as variables, not constants)."""
+        c = self.encoder.taps(encoder_input(content, self.mu_law)[..., None], [self.content_layer])
+        s = self.encoder.taps(encoder_input(style, self.mu_law)[..., None], self.style_layers)
+        self.content_target = tf.Variable(c[self.content_layer], trainable=False)
+        self.style_targets = [
+            tf.Variable(self._style_features(s[n]), trainable=False) for n in self.style_layers
+        ]
+
+    def __call__(self, wave: tf.Tensor) -> LossTerms:
+        if self.content_target is None:
+            raise RuntimeError("set_targets must be called before the objective is evaluated")
+        taps = self._taps(wave)
+        content = distance(taps[self.content_layer], self.content_target, self.normalize)
+        per_layer = tf.stack(
+            [
+                distance(self._style_features(taps[n]), target, self.normalize)
+                for n, target in zip(self.style_layers, self.style_targets)
+            ]
+        )
+        style = tf.reduce_sum(self.weights * per_layer)
+        return LossTerms(style + self.alpha * content, content, style, per_layer)

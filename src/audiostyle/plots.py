@@ -1,0 +1,59 @@
+"""Pictures of a run: spectrograms side by side and the loss curves (PNG, matplotlib Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import signal  # noqa: E402
+
+N_FFT = 512
+HOP = 128
+
+
+def spectrogram_db(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequencies (Hz), times (s) and magnitude in dB relative to full scale."""
+    f, t, z = signal.stft(x, fs=rate, nperseg=N_FFT, noverlap=N_FFT - HOP)
+    db = 20.0 * np.log10(np.maximum(np.abs(z) * 2.0, 1e-6))
+    return f, t, db
+
+
+def save_spectrograms(clips: dict[str, np.ndarray], rate: int, path: Path) -> Path:
+    """One panel per clip (seconds on x, Hz on y) sharing one colour scale and bar."""
+    fig, axes = plt.subplots(
+        1, len(clips), figsize=(4.2 * len(clips), 3.4), sharey=True, squeeze=False
+    )
+    image = None
+    for ax, (title, x) in zip(axes[0], clips.items()):
+        f, t, db = spectrogram_db(x, rate)
+        image = ax.pcolormesh(t, f, db, vmin=-100, vmax=0, cmap="magma", shading="auto")
+        ax.set_title(title)
+        ax.set_xlabel("time (s)")
+    axes[0][0].set_ylabel("frequency (Hz)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="dB re full scale")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
+    """Total, style and content loss (log scale) against the iteration."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for key in ("total", "style", "content"):
+        values = np.asarray(history[key], dtype=float)
+        ax.plot(np.arange(len(values)), np.where(values > 0, values, np.nan), label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,232 @@
+"""One run, end to end: validated config -> clips -> encoder -> transfer -> files and sinks.
+
+The run folder gets the processed inputs, each snapshot, the final x_G, the loss history and a
+summary; tracking (MLflow) listens through the same callbacks. Returns the final figures so a
+sweep trial can use them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from audiostyle.audio import load_clip, num_samples, resolve_clip, write_wav
+from audiostyle.config import Config, Loudness, validate
+from audiostyle.metrics import evaluate
+from audiostyle.plots import save_loss_curves, save_spectrograms
+from audiostyle.report import write_run_report
+from audiostyle.tracking import MlflowTracker, flatten, git_commit, redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """Where a run writes, and what Hydra knows about it (for tags)."""
+
+    run_dir: Path
+    choices: dict[str, str] = field(default_factory=dict)
+    command: str = ""
+
+
+@dataclass
+class Inputs:
+    content: np.ndarray
+    style: np.ndarray
+    paths: tuple[Path, ...]
+
+
+def load_inputs(cfg: Config) -> Inputs:
+    a = cfg.audio
+    n = num_samples(a.duration, a.sample_rate)
+    peak = a.peak if a.loudness == Loudness.peak else None
+    content = load_clip(a.content, a.sample_rate, n, peak)
+    style = load_clip(a.style, a.sample_rate, n, peak)
+    return Inputs(content, style, (resolve_clip(a.content), resolve_clip(a.style)))
+
+
+def write_json(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def write_history(
+    path: Path, history: dict[str, list[float]], layers: list[str], per_layer
+) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        keys = list(history)
+        w.writerow(["step", *keys, *(f"style/{n}" for n in layers)])
+        for i in range(len(history[keys[0]])):
+            w.writerow([i, *(history[k][i] for k in keys), *per_layer[i].tolist()])
+    os.replace(tmp, path)
+
+
+def snapshot_path(run_dir: Path, iteration: int) -> Path:
+    return run_dir / "snapshots" / f"iter_{iteration:04d}.wav"
+
+
+def open_tracker(cfg: Config, ctx: RunContext) -> MlflowTracker | None:
+    """Start the MLflow run before any heavy work, so an unusable store fails early."""
+    if not cfg.tracking.enabled:
+        return None
+    tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
+    choices = ctx.choices
+    name = "-".join(
+        [
+            cfg.loss.type.value,
+            choices.get("style_layers", "custom"),
+            cfg.content_layer.layer,
+            f"a{cfg.alpha:g}",
+            f"lr{cfg.optim.lr:g}",
+            uuid.uuid4().hex[:6],
+        ]
+    )
+    tags = {
+        "git_commit": git_commit(Path.cwd()),
+        "hydra_run_dir": str(ctx.run_dir.resolve()),
+        "command": ctx.command,
+        **{f"choice.{group}": option for group, option in choices.items()},
+    }
+    tracker.start(name, flatten(dataclasses.asdict(cfg)), tags)
+    log.info("MLflow run %s (%s) in %s", tracker.run_id, name, redact(tracker.uri))
+    return tracker
+
+
+def write_pictures(run_dir: Path, inputs: Inputs, result, rate: int, snapshots: list[int]) -> None:
+    from audiostyle.audio import read_audio
+
+    spec = run_dir / "spectrograms"
+    clips = {"content": inputs.content, "style": inputs.style, "generated": result.output}
+    for name, x in clips.items():
+        save_spectrograms({name: x}, rate, spec / f"{name}.png")
+    for i in snapshots:
+        wav = snapshot_path(run_dir, i)
+        if wav.exists():
+            save_spectrograms(
+                {f"iteration {i}": read_audio(wav)[0][:, 0]}, rate, spec / f"iter_{i:04d}.png"
+            )
+    save_spectrograms(
+        {"content x_C": inputs.content, "style x_S": inputs.style, "generated x_G": result.output},
+        rate,
+        run_dir / "spectrograms.png",
+    )
+    save_loss_curves(result.history, run_dir / "loss_curves.png")
+
+
+def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
+    """Run one transfer; every setting is checked before any audio is read."""
+    validate(cfg)
+    inputs = load_inputs(cfg)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    tracker = open_tracker(cfg, ctx)
+    try:
+        summary = transfer_and_write(cfg, ctx, inputs, tracker)
+    except KeyboardInterrupt:
+        end_tracker(tracker, ctx.run_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
+        raise
+    except BaseException as err:
+        end_tracker(tracker, ctx.run_dir, "FAILED", f"{type(err).__name__}: {err}")
+        raise
+    end_tracker(tracker, ctx.run_dir, "FINISHED", None)
+    return summary
+
+
+def end_tracker(
+    tracker: MlflowTracker | None, run_dir: Path, status: str, error: str | None
+) -> None:
+    if tracker is None:
+        return
+    if error:
+        tracker.set_tags({"error": error})
+    tracker.log_artifacts(run_dir)
+    tracker.end(status)
+
+
+def transfer_and_write(
+    cfg: Config, ctx: RunContext, inputs: Inputs, tracker: MlflowTracker | None
+) -> dict[str, float]:
+    run_dir = ctx.run_dir
+    rate = cfg.audio.sample_rate
+    write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
+    write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
+
+    from audiostyle.encoder import build_encoder  # TensorFlow loads only once inputs are good
+    from audiostyle.transfer import initial_waveform, run_transfer
+
+    encoder = build_encoder(cfg.encoder)
+    bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)
+    layers = cfg.style_layers.layers
+
+    def on_step(stats) -> None:
+        bar.update(1)
+        if stats.step % cfg.runtime.log_every == 0 or stats.step == cfg.optim.steps - 1:
+            bar.set_postfix(
+                loss=f"{stats.total:.4g}",
+                content=f"{stats.content:.4g}",
+                style=f"{stats.style:.4g}",
+            )
+            if tracker:
+                metrics = {
+                    "loss/total": stats.total,
+                    "loss/content": stats.content,
+                    "loss/style": stats.style,
+                    "grad_norm": stats.grad_norm,
+                    "time/step_seconds": stats.seconds,
+                }
+                metrics.update(
+                    {f"style_layer/{n}": float(v) for n, v in zip(layers, stats.per_layer)}
+                )
+                tracker.log_metrics(metrics, step=stats.step)
+
+    def on_snapshot(iteration: int, wave: np.ndarray) -> None:
+        write_wav(snapshot_path(run_dir, iteration), wave, rate, inputs.paths)
+
+    try:
+        result = run_transfer(cfg, encoder, inputs.content, inputs.style, on_step, on_snapshot)
+    finally:
+        bar.close()
+    out = write_wav(run_dir / "generated.wav", result.output, rate, inputs.paths)
+    write_history(run_dir / "losses.csv", result.history, layers, result.per_layer)
+    h = result.history
+    summary = {
+        "loss/total": h["total"][-1],
+        "loss/content": h["content"][-1],
+        "loss/style": h["style"][-1],
+        "loss/total_initial": h["total"][0],
+        "loss/style_initial": h["style"][0],
+        "time/seconds": result.seconds,
+        "time/seconds_per_step": float(np.median(h["seconds"])),
+    }
+    x0 = initial_waveform(cfg, inputs.content, inputs.style)
+    summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
+    write_json(run_dir / "summary.json", {**summary, "device": result.device, "output": str(out)})
+    write_pictures(run_dir, inputs, result, rate, cfg.snapshots)
+    params = flatten(dataclasses.asdict(cfg))
+    write_run_report(
+        run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, cfg.snapshots
+    )
+    if tracker:
+        import tensorflow as tf
+
+        # loss/* per step are already logged; x_G(steps) has no loss of its own
+        final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
+        tracker.log_metrics(final, step=cfg.optim.steps)
+        tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
+    log.info("wrote %s (%.1f s on %s)", out, result.seconds, result.device)
+    return summary

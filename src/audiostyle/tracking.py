@@ -1,0 +1,136 @@
+"""MLflow as a sink: one run per transfer, in one shared store, ended FINISHED, FAILED or KILLED.
+
+Default store: `runs/mlflow.db` (SQLite) with artifacts under `runs/mlartifacts`, wherever
+Hydra puts the run folder, so `mlflow ui --backend-store-uri sqlite:///runs/mlflow.db` sees every
+run. `tracking.uri` points at a tracking server instead. Metrics are buffered and written in
+batches so the step loop never waits on the database for long.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from enum import Enum
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from audiostyle.config import TrackingConfig
+from audiostyle.errors import AudiostyleError
+
+MAX_PARAM_LENGTH = 6000
+FLUSH_EVERY = 200
+SECRET_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def redact(text: str) -> str:
+    """Hide the password of any URL in text (`scheme://user:***@host`)."""
+    return SECRET_IN_URL.sub(r"\1***@", text)
+
+
+def store_uri(cfg: TrackingConfig, runs_dir: Path) -> str:
+    return cfg.uri or f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
+
+
+def flatten(tree: object, prefix: str = "") -> dict[str, str]:
+    """{'optim': {'lr': 0.1}} -> {'optim.lr': '0.1'}; lists and None become their text."""
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    value = tree.value if isinstance(tree, Enum) else tree
+    if isinstance(value, list):
+        value = "[" + ", ".join(str(v.value if isinstance(v, Enum) else v) for v in value) + "]"
+    return {prefix[:-1]: redact(str(value))[:MAX_PARAM_LENGTH]}
+
+
+def git_commit(cwd: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class MlflowTracker:
+    """Listens to a run: parameters and tags at the start, metrics per step, artifacts at the end."""
+
+    def __init__(self, cfg: TrackingConfig, runs_dir: Path, experiment: str):
+        self.uri = store_uri(cfg, runs_dir)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.runs_dir = runs_dir
+        self.experiment = experiment
+        self.run_id: str | None = None
+        self._pending: list[Metric] = []
+
+    def _experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:"):
+            location = (self.runs_dir / "mlartifacts").resolve().as_uri()
+        try:
+            return self.client.create_experiment(self.experiment, artifact_location=location)
+        except MlflowException:  # another process created it first
+            found = self.client.get_experiment_by_name(self.experiment)
+            if found is None:
+                raise
+            return found.experiment_id
+
+    def start(self, run_name: str, params: dict[str, str], tags: dict[str, str]) -> str:
+        try:
+            exp_id = self._experiment_id()
+            run = self.client.create_run(
+                exp_id, run_name=run_name, tags={k: redact(v) for k, v in tags.items()}
+            )
+        except MlflowException as err:
+            raise AudiostyleError(
+                f"MLflow store {redact(self.uri)} is not usable: {redact(str(err))[:300]}"
+            ) from None
+        self.run_id = run.info.run_id
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+        return self.run_id
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending and self.run_id:
+            batch, self._pending = self._pending[:1000], self._pending[1000:]
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        if self.run_id:
+            self.client.log_batch(
+                self.run_id, tags=[RunTag(k, redact(v)[:5000]) for k, v in tags.items()]
+            )
+
+    def log_artifacts(self, run_dir: Path) -> None:
+        if self.run_id:
+            for path in sorted(run_dir.iterdir()):
+                if path.name.startswith("."):
+                    sub = "hydra" if path.name == ".hydra" else None
+                    if sub and path.is_dir():
+                        self.client.log_artifacts(self.run_id, str(path), sub)
+                elif path.is_dir():
+                    self.client.log_artifacts(self.run_id, str(path), path.name)
+                else:
+                    self.client.log_artifact(self.run_id, str(path))
+
+    def end(self, status: str) -> None:
+        """status: FINISHED, FAILED or KILLED."""
+        if self.run_id:
+            self.flush()
+            self.client.set_terminated(self.run_id, status=status)

@@ -1,0 +1,167 @@
+"""The optimisation: Adam on x_G, in the configured domain, with the objective's targets fixed.
+
+Knows nothing of Hydra or MLflow. Progress goes out through two callbacks, so the command line,
+a sweep trial, a test and a notebook all call `run_transfer` the same way.
+Iteration i evaluates the loss of x_G(i) and then updates it to x_G(i + 1); the result is
+x_G(steps), and snapshot i is x_G(i).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from audiostyle.config import Config, DeviceChoice, InitSource, style_weights
+from audiostyle.encoder import NSynthEncoder
+from audiostyle.errors import ConfigError, NumericalError
+from audiostyle.mulaw import to_domain, to_waveform
+from audiostyle.objective import StyleTransferObjective
+
+
+@dataclass(frozen=True)
+class StepStats:
+    step: int
+    total: float
+    content: float
+    style: float
+    per_layer: np.ndarray
+    grad_norm: float
+    seconds: float
+
+
+@dataclass
+class TransferResult:
+    output: np.ndarray  # x_G(steps), waveform
+    history: dict[str, list[float]] = field(default_factory=dict)
+    per_layer: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = ""
+
+
+StepCallback = Callable[[StepStats], None]
+SnapshotCallback = Callable[[int, np.ndarray], None]
+
+
+def pick_device(choice: DeviceChoice) -> str:
+    """The TensorFlow device a run uses: the first GPU when there is one, unless told cpu."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if choice == DeviceChoice.gpu and not gpus:
+        raise ConfigError("device=gpu, but TensorFlow sees no GPU; use device=auto or device=cpu")
+    return "/GPU:0" if gpus and choice != DeviceChoice.cpu else "/CPU:0"
+
+
+def initial_waveform(cfg: Config, content: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """x_G(0): the chosen source plus U[-scale, scale] noise, seeded by `seed`."""
+    base = {
+        InitSource.content: content,
+        InitSource.style: style,
+        InitSource.zeros: np.zeros_like(content),
+    }[cfg.init.source]
+    rng = np.random.default_rng(cfg.seed)
+    noise = rng.uniform(-cfg.init.scale, cfg.init.scale, size=base.shape)
+    return (base + noise).astype(np.float32)
+
+
+class AdamStep:
+    """One compiled step: loss and gradient at x_G(i), Adam update only if both are finite."""
+
+    def __init__(self, objective: StyleTransferObjective, cfg: Config, x0: np.ndarray):
+        o = cfg.optim
+        self.objective = objective
+        self.domain = o.domain
+        start = to_domain(tf.constant(x0[None, :]), o.domain)
+        self.var = tf.Variable(start, name="x_G")
+        self.m = tf.Variable(tf.zeros_like(start))
+        self.v = tf.Variable(tf.zeros_like(start))
+        self.t = tf.Variable(0.0)
+        self.lr, self.b1, self.b2, self.eps = o.lr, o.beta1, o.beta2, o.epsilon
+        self.step = tf.function(self._step, jit_compile=cfg.runtime.xla)
+
+    def waveform(self) -> np.ndarray:
+        return to_waveform(self.var, self.domain).numpy()[0]
+
+    def _step(self):
+        with tf.GradientTape() as tape:
+            terms = self.objective(to_waveform(self.var, self.domain))
+        grad = tape.gradient(terms.total, self.var)
+        grad_norm = tf.norm(grad)
+        ok = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm)
+        t = self.t + 1.0
+        m = self.b1 * self.m + (1.0 - self.b1) * grad
+        v = self.b2 * self.v + (1.0 - self.b2) * tf.square(grad)
+        m_hat = m / (1.0 - tf.pow(self.b1, t))
+        v_hat = v / (1.0 - tf.pow(self.b2, t))
+        new = self.var - self.lr * m_hat / (tf.sqrt(v_hat) + self.eps)
+        self.m.assign(tf.where(ok, m, self.m))
+        self.v.assign(tf.where(ok, v, self.v))
+        self.t.assign(tf.where(ok, t, self.t))
+        self.var.assign(tf.where(ok, new, self.var))
+        return terms.total, terms.content, terms.style, terms.per_layer, grad_norm
+
+
+def build_objective(cfg: Config, encoder: NSynthEncoder) -> StyleTransferObjective:
+    return StyleTransferObjective(
+        encoder=encoder,
+        content_layer=cfg.content_layer.layer,
+        style_layers=cfg.style_layers.layers,
+        style_weights=style_weights(cfg.style_layers),
+        loss_type=cfg.loss.type,
+        normalize=cfg.loss.normalize,
+        alpha=cfg.alpha,
+        mu_law=cfg.audio.mu_law,
+    )
+
+
+def run_transfer(
+    cfg: Config,
+    encoder: NSynthEncoder,
+    content: np.ndarray,
+    style: np.ndarray,
+    on_step: StepCallback | None = None,
+    on_snapshot: SnapshotCallback | None = None,
+) -> TransferResult:
+    """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf."""
+    device = pick_device(cfg.device)
+    snapshots = set(cfg.snapshots)
+    result = TransferResult(output=np.empty(0, np.float32), device=device)
+    keys = ("total", "content", "style", "grad_norm", "seconds")
+    result.history = {k: [] for k in keys}
+    start = time.perf_counter()
+    with tf.device(device):
+        objective = build_objective(cfg, encoder)
+        objective.set_targets(tf.constant(content[None, :]), tf.constant(style[None, :]))
+        adam = AdamStep(objective, cfg, initial_waveform(cfg, content, style))
+        for i in range(cfg.optim.steps):
+            if i in snapshots and on_snapshot:
+                on_snapshot(i, adam.waveform())
+            tick = time.perf_counter()
+            total, content_loss, style_loss, per_layer, grad_norm = adam.step()
+            stats = StepStats(
+                step=i,
+                total=float(total),
+                content=float(content_loss),
+                style=float(style_loss),
+                per_layer=per_layer.numpy(),
+                grad_norm=float(grad_norm),
+                seconds=time.perf_counter() - tick,
+            )
+            if not (np.isfinite(stats.total) and np.isfinite(stats.grad_norm)):
+                raise NumericalError(
+                    f"the loss or its gradient is not finite at iteration {i} "
+                    f"(loss {stats.total}, gradient norm {stats.grad_norm}); "
+                    "try a smaller optim.lr; the snapshots written so far are kept"
+                )
+            for k in keys:
+                result.history[k].append(getattr(stats, k))
+            result.per_layer.append(stats.per_layer)
+            if on_step:
+                on_step(stats)
+        result.output = adam.waveform()
+    if cfg.optim.steps in snapshots and on_snapshot:
+        on_snapshot(cfg.optim.steps, result.output)
+    result.seconds = time.perf_counter() - start
+    return result

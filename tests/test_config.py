@@ -1,0 +1,119 @@
+"""Every option of every config group composes, validates and runs; bad values fail early."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiostyle.config import validate
+from audiostyle.errors import ConfigError
+from audiostyle.runner import RunContext, run
+
+from reference import random_tensors, write_tf1_checkpoint
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+GROUP_OPTIONS = [
+    (group, option)
+    for group in (
+        "content_layer",
+        "style_layers",
+        "loss",
+        "init",
+        "optim",
+        "audio",
+        "tracking",
+        "experiment",
+    )
+    for option in options(group)
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return write_tf1_checkpoint(
+        str(tmp_path_factory.mktemp("ckpt") / "model.ckpt-200000"), random_tensors(2)
+    )
+
+
+def run_and_check(cfg, run_dir: Path) -> dict:
+    summary = run(cfg, RunContext(run_dir=run_dir))
+    data, rate = sf.read(run_dir / "generated.wav")
+    assert rate == 16000 and len(data) == 1024
+    assert np.all(np.isfinite(data))
+    assert len(summary) > 5 and np.isfinite(summary["loss/total"])
+    return summary
+
+
+@pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
+def test_every_option_composes_and_runs(compose_config, tmp_path, group, option):
+    cfg = compose_config(f"{group}={option}", f"runs_dir={tmp_path}")
+    if group == "tracking":
+        cfg = dataclasses.replace(
+            cfg, tracking=dataclasses.replace(cfg.tracking, uri=f"sqlite:///{tmp_path}/m.db")
+        )
+    run_and_check(cfg, tmp_path / "run")
+
+
+def test_magenta_encoder_option_runs_with_a_checkpoint(compose_config, tmp_path, checkpoint):
+    cfg = compose_config("encoder=magenta", f"encoder.checkpoint={checkpoint}")
+    run_and_check(cfg, tmp_path / "run")
+    cfg = compose_config(
+        "encoder=magenta", f"encoder.checkpoint={checkpoint}", "encoder.use_ema=true"
+    )
+    with pytest.raises(Exception, match="ExponentialMovingAverage"):
+        run(cfg, RunContext(run_dir=tmp_path / "run2"))
+
+
+def test_magenta_encoder_without_checkpoint_says_so(compose_config):
+    with pytest.raises(ConfigError, match="encoder=magenta needs encoder.checkpoint"):
+        validate(compose_config("encoder=magenta"))
+    with pytest.raises(ConfigError, match="only apply to encoder=magenta"):
+        validate(compose_config("encoder.checkpoint=/some/model.ckpt"))
+
+
+def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_path):
+    cfg = compose_config(
+        "style_layers.layers=[A_1,C_3,B_2]", "style_layers.weights=[0.5,0.25,0.25]"
+    )
+    validate(cfg)
+    summary = run_and_check(cfg, tmp_path / "run")
+    assert summary["loss/style"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.lr=-0.1", "optim.lr must be a positive number"),
+        ("optim.steps=0", "optim.steps must be a positive integer"),
+        ("alpha=-1", "alpha must be a finite number >= 0"),
+        ("style_layers.layers=[A_1,Z_9]", "unknown layer 'Z_9'; valid layers are A_1..A_30"),
+        ("content_layer.layer=A_31", "unknown layer 'A_31'"),
+        ("style_layers.weights=[1.0]", "has 1 values for 30 layers"),
+        ("snapshots=[0,500]", "snapshots must be iterations between 0 and optim.steps=2"),
+        ("audio.mu_law=quantized", "has no gradient"),
+        ("audio.duration=0.001", "audio.duration must be between"),
+        ("audio.sample_rate=22050", "must be 16000 for the NSynth encoder"),
+        ("init.scale=2", "init.scale must be in"),
+    ],
+)
+def test_bad_values_fail_validation_with_the_reason(compose_config, override, message):
+    cfg = compose_config(override)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        validate(cfg)
+
+
+def test_defaults_compose_to_the_documented_choices(compose_config):
+    cfg = compose_config(tiny=False)
+    assert cfg.content_layer.layer == "final_relu"
+    assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
+    assert cfg.optim.steps == 100 and cfg.audio.duration == 3.0
+    assert cfg.snapshots == [0, 50, 99]
+    validate(cfg)

@@ -1,0 +1,121 @@
+"""The science of the loss: Gram vs L2 in time, falling loss, pitch experiment direction."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from audiostyle.config import InitSource, LossType, Normalize
+from audiostyle.encoder import NSynthEncoder
+from audiostyle.metrics import style_distance
+from audiostyle.objective import distance, gram
+from audiostyle.transfer import build_objective, run_transfer
+from audiostyle.weights import random_weights
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return NSynthEncoder(random_weights(0))
+
+
+def tone(freq: float, n: int = 2048, rate: int = 16000) -> np.ndarray:
+    t = np.arange(n) / rate
+    return (0.5 * np.sin(2 * np.pi * freq * t) * np.hanning(n)).astype(np.float32)
+
+
+def test_gram_is_time_averaged_outer_product():
+    f = tf.constant(np.arange(12, dtype=np.float32).reshape(1, 4, 3))
+    want = f.numpy()[0].T @ f.numpy()[0] / 4
+    np.testing.assert_allclose(gram(f).numpy()[0], want, rtol=1e-6)
+
+
+def test_per_layer_normalisation_is_relative_squared_error():
+    x, t = tf.constant([[3.0, 4.0]]), tf.constant([[0.0, 2.0]])
+    assert float(distance(x, t, Normalize.per_layer)) == pytest.approx((9 + 4) / 4)
+    assert float(distance(x, t, Normalize.none)) == pytest.approx((9 + 4) / 2)
+
+
+def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(compose_config, encoder):
+    core = tone(660, 1024)
+    style = np.concatenate([np.zeros(512), core, np.zeros(1024)]).astype(np.float32)
+    shifted = np.concatenate([np.zeros(1024), core, np.zeros(512)]).astype(np.float32)
+    probe = tf.constant(style[None])  # x_G = x_S: any loss against x_S itself is zero
+    losses = {}
+    for loss in ("gram", "l2"):
+        cfg = compose_config(f"loss={loss}", "style_layers=first5", "alpha=0")
+        objective = build_objective(cfg, encoder)
+        objective.set_targets(probe, tf.constant(shifted[None]))
+        losses[loss] = float(objective(probe).style)
+    assert losses["gram"] < 1e-6  # same Gram matrices: the shift is invisible
+    assert losses["l2"] > 0.1  # activations no longer line up in time
+
+
+def test_loss_falls_over_a_few_adam_steps(compose_config, encoder):
+    cfg = compose_config(
+        "optim.steps=6", "snapshots=[]", "style_layers=first5", "init=noise", "optim.lr=0.005"
+    )
+    result = run_transfer(cfg, encoder, tone(440), tone(880))
+    total = result.history["total"]
+    assert len(total) == 6
+    assert total[-1] < 0.7 * total[0]
+
+
+def test_l2_on_early_layers_from_content_moves_toward_the_style(compose_config, encoder):
+    cfg = compose_config(
+        "loss=l2",
+        "style_layers=first5",
+        "alpha=0",
+        "optim.steps=25",
+        "optim.lr=0.01",
+        "snapshots=[]",
+    )
+    content, style = tone(300), tone(1200)
+    result = run_transfer(cfg, encoder, content, style)
+    before = np.linalg.norm(content - style)
+    after = np.linalg.norm(result.output - style)
+    assert after < 0.8 * before
+    assert style_distance(result.output, style, 16000) < style_distance(content, style, 16000)
+
+
+def test_snapshots_are_the_iterates(compose_config, encoder):
+    cfg = compose_config("optim.steps=3", "snapshots=[0,3]")
+    seen = {}
+    result = run_transfer(
+        cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: seen.setdefault(i, w)
+    )
+    assert sorted(seen) == [0, 3]
+    np.testing.assert_allclose(seen[0], tone(440), atol=2e-6)  # x_C + U[-1e-6, 1e-6]
+    np.testing.assert_array_equal(seen[3], result.output)
+
+
+def test_every_domain_starts_at_the_same_waveform(compose_config, encoder):
+    outs = []
+    for domain in ("waveform", "mu_law", "mu_law_units"):
+        cfg = compose_config(f"optim.domain={domain}", "optim.steps=1", "snapshots=[0]")
+        run_transfer(cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: outs.append(w))
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+    np.testing.assert_allclose(outs[0], outs[2], atol=1e-5)
+
+
+def test_init_sources(compose_config):
+    from audiostyle.transfer import initial_waveform
+
+    content, style = tone(440), tone(880)
+    for option, base in (
+        ("content_noise", content),
+        ("style", style),
+        ("noise", np.zeros_like(content)),
+    ):
+        cfg = compose_config(f"init={option}")
+        x0 = initial_waveform(cfg, content, style)
+        assert np.max(np.abs(x0 - base)) <= cfg.init.scale + 1e-7  # float32 rounding
+        assert np.max(np.abs(x0 - base)) > 0
+    cfg = dataclasses.replace(compose_config(), seed=1)
+    assert not np.array_equal(
+        initial_waveform(cfg, content, style), initial_waveform(compose_config(), content, style)
+    )
+    assert (
+        cfg.loss.type == LossType.gram
+        and compose_config("init=style").init.source == InitSource.style
+    )

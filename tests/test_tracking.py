@@ -1,0 +1,154 @@
+"""MLflow tracking against a real SQLite store in a temporary folder."""
+
+import io
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from mlflow.tracking import MlflowClient
+
+from audiostyle.runner import RunContext, run
+from audiostyle.tracking import flatten, redact
+
+from conftest import ROOT
+
+
+def client_for(runs_dir) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{runs_dir / 'mlflow.db'}")
+
+
+def all_artifacts(client, run_id, path=None):
+    out = []
+    for item in client.list_artifacts(run_id, path):
+        out += all_artifacts(client, run_id, item.path) if item.is_dir else [item.path]
+    return out
+
+
+@pytest.fixture
+def tracked_run(compose_config, tmp_path):
+    cfg = compose_config(
+        "tracking=mlflow", f"runs_dir={tmp_path}", "optim.steps=3", "snapshots=[0,2,3]"
+    )
+    ctx = RunContext(
+        run_dir=tmp_path / "run1",
+        choices={"loss": "gram", "style_layers": "relu_first"},
+        command="pytest",
+    )
+    summary = run(cfg, ctx)
+    client = client_for(tmp_path)
+    (found,) = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    return cfg, summary, client, found
+
+
+def test_params_metrics_tags_and_status(tracked_run):
+    cfg, summary, client, r = tracked_run
+    assert r.info.status == "FINISHED"
+    assert r.data.params["optim.lr"] == str(cfg.optim.lr)
+    assert r.data.params["loss.type"] == "gram"
+    assert r.data.params["style_layers.layers"].startswith("[A_1, A_2")
+    assert r.data.tags["choice.loss"] == "gram" and r.data.tags["device"].endswith("CPU:0")
+    assert "tensorflow_version" in r.data.tags and "git_commit" in r.data.tags
+    assert r.info.run_name.startswith("gram-relu_first-final_relu-a100-lr")
+    for key in (
+        "loss/total",
+        "loss/content",
+        "loss/style",
+        "grad_norm",
+        "time/step_seconds",
+        "style_layer/A_30",
+    ):
+        assert len(client.get_metric_history(r.info.run_id, key)) == 3, key
+    for key in ("eval/style_distance", "eval/content_distance", "eval/ref_mix/style_distance"):
+        assert r.data.metrics[key] == pytest.approx(summary[key])
+
+
+def test_artifacts_include_playable_audio_pictures_and_report(tracked_run, tmp_path):
+    _, _, client, r = tracked_run
+    names = set(all_artifacts(client, r.info.run_id))
+    for name in (
+        "inputs/content.wav",
+        "inputs/style.wav",
+        "snapshots/iter_0000.wav",
+        "snapshots/iter_0003.wav",
+        "generated.wav",
+        "spectrograms.png",
+        "loss_curves.png",
+        "report.html",
+        "config.yaml",
+        "losses.csv",
+    ):
+        assert name in names, name
+    local = client.download_artifacts(r.info.run_id, "generated.wav", str(tmp_path))
+    data, rate = sf.read(local)
+    assert rate == 16000 and len(data) == 1024
+    report = Path(
+        client.download_artifacts(r.info.run_id, "report.html", str(tmp_path))
+    ).read_text()
+    assert report.count("data:audio/wav;base64,") >= 5  # content, style, 3 snapshots, final
+    assert "data:image/png;base64," in report
+    assert not re.search(r'src="(?!data:)', report)  # nothing relative that a sandbox would break
+
+
+def test_two_runs_do_not_collide(compose_config, tmp_path):
+    cfg = compose_config("tracking=mlflow", f"runs_dir={tmp_path}", "optim.steps=1", "snapshots=[]")
+    run(cfg, RunContext(run_dir=tmp_path / "a"))
+    run(cfg, RunContext(run_dir=tmp_path / "b"))
+    client = client_for(tmp_path)
+    runs = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    assert len({r.info.run_name for r in runs}) == 2
+
+
+def test_failing_run_is_failed_with_the_error(compose_config, tmp_path, monkeypatch):
+    import audiostyle.runner as runner
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner, "write_history", boom)
+    cfg = compose_config(
+        "tracking=mlflow", f"runs_dir={tmp_path}", "optim.steps=1", "snapshots=[0]"
+    )
+    with pytest.raises(RuntimeError):
+        run(cfg, RunContext(run_dir=tmp_path / "f"))
+    client = client_for(tmp_path)
+    (r,) = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    assert r.info.status == "FAILED" and "disk on fire" in r.data.tags["error"]
+    assert "snapshots/iter_0000.wav" in all_artifacts(client, r.info.run_id)
+
+
+def test_interrupted_run_is_killed(tmp_path):
+    args = [
+        "run.py",
+        "audio.duration=0.5",
+        "optim.steps=400",
+        "snapshots=[0]",
+        "runtime.xla=false",
+        f"runs_dir={tmp_path}",
+    ]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    seen = io.StringIO()
+    while time.time() < deadline:  # wait until the optimisation is under way
+        chunk = proc.stderr.read(64)
+        seen.write(chunk)
+        text = seen.getvalue()
+        if "s/step" in text or "step/s" in text:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    client = client_for(tmp_path)
+    (r,) = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    assert r.info.status == "KILLED"
+    assert "snapshots/iter_0000.wav" in all_artifacts(client, r.info.run_id)
+
+
+def test_flatten_and_redact():
+    flat = flatten({"a": {"b": 1, "c": [1, 2]}, "uri": "postgresql://bob:hunter2@db:5432/x"})
+    assert flat == {"a.b": "1", "a.c": "[1, 2]", "uri": "postgresql://bob:***@db:5432/x"}
+    assert "hunter2" not in redact("http://u:hunter2@host/path and more")
