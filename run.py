@@ -10,7 +10,7 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> dict[str, float] | None:
     return run_from_hydra(cfg)
 
 

@@ -152,3 +152,33 @@ def test_flatten_and_redact():
     flat = flatten({"a": {"b": 1, "c": [1, 2]}, "uri": "postgresql://bob:hunter2@db:5432/x"})
     assert flat == {"a.b": "1", "a.c": "[1, 2]", "uri": "postgresql://bob:***@db:5432/x"}
     assert "hunter2" not in redact("http://u:hunter2@host/path and more")
+
+
+def test_two_runs_compared_in_one_page(compose_config, tmp_path):
+    from audiostyle import compare
+
+    for alpha in (1, 10):
+        cfg = compose_config(
+            "tracking=mlflow",
+            f"runs_dir={tmp_path}",
+            "optim.steps=1",
+            "snapshots=[0]",
+            f"alpha={alpha}",
+        )
+        run(cfg, RunContext(run_dir=tmp_path / f"a{alpha}"))
+    client = client_for(tmp_path)
+    runs = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    out = tmp_path / "compare.html"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert (
+        compare.main([*(r.info.run_id for r in runs), "--tracking-uri", uri, "--out", str(out)])
+        == 0
+    )
+    text = out.read_text()
+    assert text.count("data:audio/wav;base64,") == 2 and text.count("data:image/png;base64,") == 2
+    assert "<td>alpha</td>" in text and "eval/style_distance" in text
+    assert "<td>optim.lr</td>" not in text  # equal parameters are not listed
+    top = tmp_path / "top.html"
+    args = ["--experiment", "audiostyle", "--metric", "eval/style_distance", "--top", "1"]
+    assert compare.main([*args, "--tracking-uri", uri, "--out", str(top)]) == 0
+    assert top.read_text().count("data:audio/wav;base64,") == 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from audiostyle.config import to_config
@@ -26,7 +27,7 @@ def raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_from_hydra(cfg: DictConfig) -> float | None:
+def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:
     from audiostyle.runner import RunContext, run
 
     signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run like Ctrl-C: KILLED
@@ -40,8 +41,10 @@ def run_from_hydra(cfg: DictConfig) -> float | None:
         )
         summary = run(config, ctx)
     except AudiostyleError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # a sweep marks the trial FAIL with this reason and goes on
         fail(err)
     except KeyboardInterrupt:
         print("audiostyle: interrupted; the snapshots written so far are kept", file=sys.stderr)
         sys.exit(130)
-    return summary.get("eval/style_distance", summary["loss/total"])
+    return summary

@@ -135,6 +135,29 @@ class TrackingConfig:
 
 
 @dataclass
+class SweepConfig:
+    """An Optuna search run by `python run.py -m sweep=NAME` (see sweeps/README.md)."""
+
+    study_name: str = "audiostyle"
+    storage: str | None = None  # None: sqlite:///<runs_dir>/optuna.db; any Optuna storage URL
+    n_trials: int = 20  # total over every run of the command and every worker
+    n_jobs: int = 1  # trials handed to the Hydra launcher at once
+    params: dict[str, str] = field(default_factory=dict)  # key: Hydra sweep syntax
+    objectives: list[str] = field(default_factory=lambda: ["eval/score"])
+    directions: list[str] = field(default_factory=lambda: ["minimize"])
+    sampler: str = "tpe"  # tpe | random | nsga2
+    seed: int = 0
+    pruner: str = "median"  # median | none (single objective only)
+    pruner_startup_trials: int = 3
+    pruner_warmup_steps: int = 20
+    report_every: int = 10  # steps between intermediate values
+    heartbeat_seconds: int = 30  # a worker silent this long x2 has died: its trial is retried
+    max_retry: int = 1
+    trial_id: int | None = None  # set by the sweeper for each trial, never by hand
+    parent_run_id: str | None = None  # set by the sweeper: the sweep's MLflow run
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     content_layer: ContentLayerConfig = field(default_factory=ContentLayerConfig)
@@ -145,6 +168,7 @@ class Config:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     alpha: float = 100.0
     snapshots: list[int] = field(default_factory=lambda: [0, 50, 99])
     seed: int = 0
@@ -152,9 +176,16 @@ class Config:
     runs_dir: str = "runs"
 
 
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.audiostyle_sweeper.optuna_asktell.OptunaAskTellSweeper"
+
+
 def register_configs() -> None:
-    """Make the schema known to Hydra as `schema` (used first in conf/config.yaml)."""
-    ConfigStore.instance().store(name="schema", node=Config)
+    """Make the schema known to Hydra as `schema`, and our Optuna sweeper as a hydra/sweeper."""
+    store = ConfigStore.instance()
+    store.store(name="schema", node=Config)
+    store.store(group="hydra/sweeper", name="optuna_asktell", node=OptunaSweeperConf)
 
 
 def to_config(cfg: DictConfig | Config) -> Config:
@@ -233,6 +264,7 @@ def validate(cfg: Config) -> None:
         f"snapshots must be iterations between 0 and optim.steps={o.steps}, got {bad}",
     )
     _require(cfg.runtime.log_every > 0, "runtime.log_every must be a positive integer")
+    validate_sweep(cfg.sweep)
     e = cfg.encoder
     if e.weights == Weights.magenta:
         _require(
@@ -244,6 +276,25 @@ def validate(cfg: Config) -> None:
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
+
+
+def validate_sweep(s: SweepConfig) -> None:
+    _require(s.n_trials > 0, f"sweep.n_trials must be a positive integer, got {s.n_trials}")
+    _require(s.n_jobs > 0, f"sweep.n_jobs must be a positive integer, got {s.n_jobs}")
+    _require(
+        len(s.objectives) == len(s.directions) > 0,
+        "sweep.objectives and sweep.directions need one direction per objective",
+    )
+    bad = [d for d in s.directions if d not in ("minimize", "maximize")]
+    _require(not bad, f"sweep.directions must be minimize or maximize, got {bad}")
+    _require(
+        s.sampler in ("tpe", "random", "nsga2"),
+        f"sweep.sampler must be tpe, random or nsga2, got {s.sampler!r}",
+    )
+    _require(
+        s.pruner in ("median", "none"), f"sweep.pruner must be median or none, got {s.pruner!r}"
+    )
+    _require(s.report_every > 0, "sweep.report_every must be a positive integer")
 
 
 def style_weights(cfg: StyleLayersConfig) -> list[float]:

@@ -14,6 +14,8 @@ L(x) = log(1 + |mel spectrogram|) with 64 mel bands (n_fft 1024, hop 256, 0-8 kH
 A transfer moves d_S(x_G, x_S) below d_S(x_C, x_S) while keeping d_C(x_G, x_C) small. The plain
 mix 0.5 (x_C + x_S) is the baseline it must beat on both.
 The waveform SNR of x_G against x_C and against x_S tells a transfer from a copy.
+`eval/score` = d_S(x_G, x_S) / d_S(x_C, x_S) + d_C(x_G, x_C) folds both into one number for
+single-objective sweeps: x_C itself scores 1, a copy of x_S about 2, a transfer below 1.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def evaluate(
     ):
         out[f"eval/{name}style_distance"] = style_distance(x, style, rate)
         out[f"eval/{name}content_distance"] = content_distance(x, content, rate)
+    # One number for single-objective sweeps: style distance relative to x_C's own (1 = no
+    # move toward x_S) plus content distance. Staying x_C scores 1, copying x_S about 1 + 1.
+    relative_style = out["eval/style_distance"] / max(out["eval/ref_content/style_distance"], 1e-12)
+    out["eval/score"] = relative_style + out["eval/content_distance"]
     out["eval/snr_vs_content_db"] = snr_db(generated, content)
     out["eval/snr_vs_style_db"] = snr_db(generated, style)
     out["eval/peak"] = float(np.max(np.abs(generated)))

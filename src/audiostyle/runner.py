@@ -80,7 +80,16 @@ def snapshot_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "snapshots" / f"iter_{iteration:04d}.wav"
 
 
-def open_tracker(cfg: Config, ctx: RunContext) -> MlflowTracker | None:
+def sweep_tags(cfg: Config, reporter) -> dict[str, str]:
+    if reporter is None:
+        return {}
+    tags = {"sweep.study": cfg.sweep.study_name, "sweep.trial": str(reporter.number)}
+    if cfg.sweep.parent_run_id:
+        tags["mlflow.parentRunId"] = cfg.sweep.parent_run_id
+    return tags
+
+
+def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker | None:
     """Start the MLflow run before any heavy work, so an unusable store fails early."""
     if not cfg.tracking.enabled:
         return None
@@ -97,6 +106,7 @@ def open_tracker(cfg: Config, ctx: RunContext) -> MlflowTracker | None:
         ]
     )
     tags = {
+        **sweep_tags(cfg, reporter),
         "git_commit": git_commit(Path.cwd()),
         "hydra_run_dir": str(ctx.run_dir.resolve()),
         "command": ctx.command,
@@ -134,32 +144,47 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     inputs = load_inputs(cfg)
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     (ctx.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    tracker = open_tracker(cfg, ctx)
+    reporter = None
+    if cfg.sweep.trial_id is not None:  # a trial of an Optuna sweep
+        from audiostyle.sweep import TrialReporter
+
+        reporter = TrialReporter(cfg.sweep, cfg.runs_dir)
+    tracker = open_tracker(cfg, ctx, reporter)
     try:
-        summary = transfer_and_write(cfg, ctx, inputs, tracker)
+        summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
     except KeyboardInterrupt:
         end_tracker(tracker, ctx.run_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
         raise
     except BaseException as err:
-        end_tracker(tracker, ctx.run_dir, "FAILED", f"{type(err).__name__}: {err}")
+        if type(err).__name__ == "TrialPruned":  # optuna.TrialPruned, without importing optuna
+            end_tracker(tracker, ctx.run_dir, "FINISHED", None, {"sweep.state": "PRUNED"})
+        else:
+            end_tracker(tracker, ctx.run_dir, "FAILED", f"{type(err).__name__}: {err}")
         raise
     end_tracker(tracker, ctx.run_dir, "FINISHED", None)
     return summary
 
 
 def end_tracker(
-    tracker: MlflowTracker | None, run_dir: Path, status: str, error: str | None
+    tracker: MlflowTracker | None,
+    run_dir: Path,
+    status: str,
+    error: str | None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     if tracker is None:
         return
+    tags = dict(tags or {})
     if error:
-        tracker.set_tags({"error": error})
+        tags["error"] = error
+    if tags:
+        tracker.set_tags(tags)
     tracker.log_artifacts(run_dir)
     tracker.end(status)
 
 
 def transfer_and_write(
-    cfg: Config, ctx: RunContext, inputs: Inputs, tracker: MlflowTracker | None
+    cfg: Config, ctx: RunContext, inputs: Inputs, tracker: MlflowTracker | None, reporter=None
 ) -> dict[str, float]:
     run_dir = ctx.run_dir
     rate = cfg.audio.sample_rate
@@ -197,8 +222,16 @@ def transfer_and_write(
     def on_snapshot(iteration: int, wave: np.ndarray) -> None:
         write_wav(snapshot_path(run_dir, iteration), wave, rate, inputs.paths)
 
+    x0 = initial_waveform(cfg, inputs.content, inputs.style)
+
+    def on_probe(iteration: int, wave: np.ndarray) -> None:
+        reporter.report(iteration, evaluate(wave, inputs.content, inputs.style, x0, rate))
+
+    probe_every = cfg.sweep.report_every if reporter else 0
     try:
-        result = run_transfer(cfg, encoder, inputs.content, inputs.style, on_step, on_snapshot)
+        result = run_transfer(
+            cfg, encoder, inputs.content, inputs.style, on_step, on_snapshot, probe_every, on_probe
+        )
     finally:
         bar.close()
     out = write_wav(run_dir / "generated.wav", result.output, rate, inputs.paths)
@@ -213,7 +246,6 @@ def transfer_and_write(
         "time/seconds": result.seconds,
         "time/seconds_per_step": float(np.median(h["seconds"])),
     }
-    x0 = initial_waveform(cfg, inputs.content, inputs.style)
     summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
     write_json(run_dir / "summary.json", {**summary, "device": result.device, "output": str(out)})
     write_pictures(run_dir, inputs, result, rate, cfg.snapshots)

@@ -123,8 +123,14 @@ def run_transfer(
     style: np.ndarray,
     on_step: StepCallback | None = None,
     on_snapshot: SnapshotCallback | None = None,
+    probe_every: int = 0,
+    on_probe: SnapshotCallback | None = None,
 ) -> TransferResult:
-    """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf."""
+    """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf.
+
+    `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))` every
+    `probe_every` steps (a sweep's intermediate values).
+    """
     device = pick_device(cfg.device)
     snapshots = set(cfg.snapshots)
     result = TransferResult(output=np.empty(0, np.float32), device=device)
@@ -138,6 +144,8 @@ def run_transfer(
         for i in range(cfg.optim.steps):
             if i in snapshots and on_snapshot:
                 on_snapshot(i, adam.waveform())
+            if on_probe and probe_every and i > 0 and i % probe_every == 0:
+                on_probe(i, adam.waveform())
             tick = time.perf_counter()
             total, content_loss, style_loss, per_layer, grad_norm = adam.step()
             stats = StepStats(

@@ -1,0 +1,364 @@
+"""Optuna sweeps as a Hydra sweeper on Optuna's ask/tell API: `python run.py -m sweep=NAME`.
+
+Each trial is an ordinary run launched by Hydra's launcher with the sampled overrides plus
+`sweep.trial_id`, so the run reports intermediate values to the same study and can be pruned
+(`TrialReporter`). The study lives in a shared storage (SQLite under runs/ by default, any
+Optuna URL otherwise), so running the command again resumes it up to `sweep.n_trials`, and
+several processes started with the same command work on one study. A trial that raises is
+FAIL with its reason and the sweep goes on; a worker that dies stops sending heartbeats and
+its RUNNING trial is failed and retried by the next worker that looks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+
+from audiostyle.config import SweepConfig, TrackingConfig
+from audiostyle.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Heartbeats, retries and stale-trial checks are marked experimental in Optuna; we rely on them
+# knowingly, and with ask/tell (not Study.optimize) we record the heartbeats ourselves.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def storage_url(cfg: SweepConfig, runs_dir: str) -> str:
+    return cfg.storage or f"sqlite:///{(Path(runs_dir) / 'optuna.db').resolve()}"
+
+
+def make_storage(cfg: SweepConfig, runs_dir: str) -> optuna.storages.BaseStorage:
+    """RDB storage with heartbeats and retries, or a journal file (`journal:///path`)."""
+    url = storage_url(cfg, runs_dir)
+    if url.startswith("journal://"):
+        path = url[len("journal://") :]
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(
+        url,
+        engine_kwargs=engine,
+        heartbeat_interval=cfg.heartbeat_seconds,
+        grace_period=2 * cfg.heartbeat_seconds,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=cfg.max_retry
+        ),
+    )
+
+
+def make_pruner(cfg: SweepConfig) -> optuna.pruners.BasePruner:
+    if cfg.pruner == "none" or len(cfg.objectives) > 1:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=cfg.pruner_startup_trials, n_warmup_steps=cfg.pruner_warmup_steps
+    )
+
+
+def make_sampler(cfg: SweepConfig) -> optuna.samplers.BaseSampler:
+    if cfg.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=cfg.seed)
+    if cfg.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=cfg.seed)
+    return optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True)
+
+
+def load_study(cfg: SweepConfig, runs_dir: str) -> optuna.Study:
+    return optuna.create_study(
+        study_name=cfg.study_name,
+        storage=make_storage(cfg, runs_dir),
+        directions=list(cfg.directions),
+        sampler=make_sampler(cfg),
+        pruner=make_pruner(cfg),
+        load_if_exists=True,
+    )
+
+
+def distribution(override: Override) -> BaseDistribution:
+    """Hydra's sweep grammar -> an Optuna distribution."""
+    value = override.value()
+    if isinstance(value, ChoiceSweep):
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
+    if isinstance(value, RangeSweep):
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
+    if isinstance(value, IntervalSweep):
+        log_scale = "log" in value.tags
+        if isinstance(value.start, int) and isinstance(value.end, int):
+            return IntDistribution(value.start, value.end, log=log_scale)
+        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
+    raise ConfigError(
+        f"{override.input_line}: a sweep needs choice(...), range(...) or interval(...)"
+    )
+
+
+def counted_trials(study: optuna.Study) -> tuple[int, int]:
+    """(trials that count toward n_trials, trials waiting to be retried)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {
+        n
+        for t in trials
+        for n in [optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)]
+        if n is not None
+    }
+    waiting = sum(t.state == TrialState.WAITING for t in trials)
+    counted = sum(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+        or (t.state == TrialState.FAIL and t.number not in retried)
+        for t in trials
+    )
+    return counted, waiting
+
+
+class Heartbeat:
+    """Records heartbeats for the trials this worker is running, from a background thread."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_ids: list[int], seconds: int):
+        self.storage, self.trial_ids, self.seconds = storage, trial_ids, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.is_set():
+            for tid in self.trial_ids:
+                try:
+                    self.storage.record_heartbeat(tid)
+                except Exception as err:  # a heartbeat must never kill the sweep
+                    log.debug("heartbeat failed: %s", err)
+            self._stop.wait(self.seconds)
+
+    def __enter__(self) -> Heartbeat:
+        if isinstance(self.storage, optuna.storages._heartbeat.BaseHeartbeat):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+
+class TrialReporter:
+    """Used inside a trial's run: reports intermediate objective values and asks to prune."""
+
+    def __init__(self, cfg: SweepConfig, runs_dir: str):
+        assert cfg.trial_id is not None
+        self.cfg = cfg
+        self.study = load_study(cfg, runs_dir)
+        self.trial = optuna.Trial(self.study, cfg.trial_id)
+        self.single = len(cfg.objectives) == 1
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    def report(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.single:
+            return  # Optuna does not prune multi-objective studies
+        self.trial.report(metrics[self.cfg.objectives[0]], step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step}")
+
+
+class OptunaSweeper:
+    """Drives Optuna's ask/tell for Hydra (through the shim in hydra_plugins); settings come
+    from the `sweep` config node."""
+
+    def __init__(self) -> None:
+        self.config: DictConfig | None = None
+        self.launcher = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def _settings(self) -> tuple[SweepConfig, str, TrackingConfig]:
+        assert self.config is not None
+        sweep = OmegaConf.to_object(
+            OmegaConf.merge(OmegaConf.structured(SweepConfig), self.config.sweep)
+        )
+        tracking = OmegaConf.to_object(
+            OmegaConf.merge(OmegaConf.structured(TrackingConfig), self.config.tracking)
+        )
+        return sweep, str(self.config.runs_dir), tracking
+
+    def _split(
+        self, arguments: list[str], cfg: SweepConfig
+    ) -> tuple[list[str], dict[str, BaseDistribution]]:
+        assert self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        lines = [f"{k}={v}" for k, v in cfg.params.items()] + list(arguments)
+        fixed: list[str] = []
+        space: dict[str, BaseDistribution] = {}
+        for override in parser.parse_overrides(lines):
+            if override.is_sweep_override():
+                space[override.get_key_element()] = distribution(override)
+            else:
+                fixed.append(override.input_line)
+        if not space:
+            raise ConfigError(
+                "the sweep has no search space: set sweep.params or give key=interval(...)"
+            )
+        return fixed, space
+
+    def sweep(self, arguments: list[str]) -> Any:
+        cfg, runs_dir, tracking = self._settings()
+        fixed, space = self._split(arguments, cfg)
+        study = load_study(cfg, runs_dir)
+        parent = open_parent_run(study, cfg, tracking, runs_dir)
+        log.info(
+            "study %r in %s: %d trials requested",
+            cfg.study_name,
+            storage_url(cfg, runs_dir),
+            cfg.n_trials,
+        )
+        while True:
+            optuna.storages.fail_stale_trials(study)
+            counted, waiting = counted_trials(study)
+            free = max(cfg.n_trials - counted, 0) + waiting
+            if free == 0:
+                break
+            batch = [study.ask(space) for _ in range(min(cfg.n_jobs, free))]
+            self._run_batch(study, cfg, fixed, batch, parent)
+        finish_parent_run(study, cfg, tracking, runs_dir, parent)
+        return study
+
+    def _run_batch(
+        self,
+        study: optuna.Study,
+        cfg: SweepConfig,
+        fixed: list[str],
+        batch: list[optuna.Trial],
+        parent: str | None,
+    ) -> None:
+        jobs = []
+        for trial in batch:
+            sampled = [f"{k}={v}" for k, v in trial.params.items()]
+            extra = [f"sweep.trial_id={trial._trial_id}"]
+            if parent:
+                extra.append(f"sweep.parent_run_id={parent}")
+            jobs.append(fixed + sampled + extra)
+        with Heartbeat(study._storage, [t._trial_id for t in batch], cfg.heartbeat_seconds):
+            try:
+                returns: Sequence[JobReturn] = self.launcher.launch(
+                    jobs, initial_job_idx=batch[0].number
+                )
+            except BaseException:
+                for trial in batch:
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
+        for trial, ret in zip(batch, returns, strict=True):
+            tell(study, cfg, trial, ret)
+
+
+def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobReturn) -> None:
+    """Record a finished job: its objectives, PRUNED, or FAIL with the reason kept."""
+    if ret.status == JobStatus.COMPLETED:
+        summary = ret.return_value
+        try:
+            values = [float(summary[k]) for k in cfg.objectives]
+        except (KeyError, TypeError) as err:
+            trial.set_user_attr("fail_reason", f"objective missing from the run's result: {err}")
+            study.tell(trial, state=TrialState.FAIL)
+            return
+        study.tell(trial, values)
+        log.info("trial %d: %s", trial.number, dict(zip(cfg.objectives, values, strict=True)))
+        return
+    error = ret._return_value
+    if isinstance(error, optuna.TrialPruned):
+        study.tell(trial, state=TrialState.PRUNED)
+        log.info("trial %d pruned", trial.number)
+        return
+    reason = f"{type(error).__name__}: {error}"
+    trial.set_user_attr("fail_reason", reason[:2000])
+    study.tell(trial, state=TrialState.FAIL)
+    log.warning("trial %d failed (%s); the sweep goes on", trial.number, reason)
+
+
+def open_parent_run(
+    study: optuna.Study, cfg: SweepConfig, tracking: TrackingConfig, runs_dir: str
+) -> str | None:
+    """One MLflow run per study that every trial's run is a child of (shared by all workers)."""
+    if not tracking.enabled:
+        return None
+    from audiostyle.tracking import MlflowTracker
+
+    known = study.user_attrs.get("mlflow_parent_run_id")
+    if known:
+        return known
+    tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+    run_id = tracker.start(
+        f"sweep-{cfg.study_name}",
+        {
+            "sweep.study_name": cfg.study_name,
+            "sweep.n_trials": str(cfg.n_trials),
+            **{f"sweep.params.{k}": v for k, v in cfg.params.items()},
+        },
+        {"sweep.study": cfg.study_name, "sweep.role": "parent"},
+    )
+    study.set_user_attr("mlflow_parent_run_id", run_id)
+    return run_id
+
+
+def finish_parent_run(
+    study: optuna.Study,
+    cfg: SweepConfig,
+    tracking: TrackingConfig,
+    runs_dir: str,
+    parent: str | None,
+) -> None:
+    """Best trial(s) and Optuna's plots on the parent run."""
+    if parent is None:
+        return
+    from audiostyle.sweep_plots import write_study_plots
+    from audiostyle.tracking import MlflowTracker
+
+    tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+    tracker.run_id = parent
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    tracker.log_metrics(
+        {
+            f"sweep/{s.name.lower()}": float(states.count(s))
+            for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        }
+    )
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if complete and len(cfg.objectives) == 1:
+        best = study.best_trial
+        tracker.log_metrics({f"best/{cfg.objectives[0]}": best.value})
+        tracker.set_tags(
+            {
+                "best.trial": str(best.number),
+                **{f"best.{k}": str(v) for k, v in best.params.items()},
+            }
+        )
+    elif complete:
+        tracker.set_tags({"pareto.trials": ",".join(str(t.number) for t in study.best_trials)})
+    out = Path(runs_dir) / "sweeps" / cfg.study_name
+    write_study_plots(study, cfg, out)
+    tracker.log_artifacts(out)
+    tracker.end("FINISHED")
