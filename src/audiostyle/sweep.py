@@ -12,13 +12,16 @@ its RUNNING trial is failed and retried by the next worker that looks.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.core.plugins import Plugins
@@ -84,15 +87,24 @@ def make_sampler(cfg: SweepConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True)
 
 
-def load_study(cfg: SweepConfig, runs_dir: str) -> optuna.Study:
-    return optuna.create_study(
-        study_name=cfg.study_name,
-        storage=make_storage(cfg, runs_dir),
-        directions=list(cfg.directions),
-        sampler=make_sampler(cfg),
-        pruner=make_pruner(cfg),
-        load_if_exists=True,
-    )
+def load_study(cfg: SweepConfig, runs_dir: str, attempts: int = 5) -> optuna.Study:
+    """Create or join the study. Workers started together race to create the storage's tables;
+    the loser sees an integrity error and simply joins on the next attempt."""
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                study_name=cfg.study_name,
+                storage=make_storage(cfg, runs_dir),
+                directions=list(cfg.directions),
+                sampler=make_sampler(cfg),
+                pruner=make_pruner(cfg),
+                load_if_exists=True,
+            )
+        except sqlalchemy.exc.SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def distribution(override: Override) -> BaseDistribution:

@@ -8,9 +8,12 @@ batches so the step loop never waits on the database for long.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -58,12 +61,36 @@ def git_commit(cwd: Path) -> str:
         return "unknown"
 
 
+@contextlib.contextmanager
+def sqlite_init_lock(uri: str) -> Iterator[None]:
+    """Serialise processes that open one SQLite store at once: MLflow's schema migration is
+    not safe against a second process doing the same (parallel sweep workers)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(uri[len("sqlite:///") :] + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class MlflowTracker:
     """Listens to a run: parameters and tags at the start, metrics per step, artifacts at the end."""
 
     def __init__(self, cfg: TrackingConfig, runs_dir: Path, experiment: str):
         self.uri = store_uri(cfg, runs_dir)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        try:
+            with sqlite_init_lock(self.uri):  # opening the store creates or migrates its schema
+                self.client = MlflowClient(tracking_uri=self.uri)
+                self.client.search_experiments(max_results=1)
+        except Exception as err:  # MLflow, SQLAlchemy and HTTP errors alike
+            raise AudiostyleError(
+                f"MLflow store {redact(self.uri)} is not usable: {redact(str(err))[:300]}"
+            ) from None
         self.runs_dir = runs_dir
         self.experiment = experiment
         self.run_id: str | None = None

@@ -1,0 +1,120 @@
+"""Optuna sweeps through the real command line: complete, resume, fail, prune, parallel, Pareto."""
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+from conftest import ROOT, run_cli
+
+FAST = [
+    "audio.duration=0.064",
+    "optim.steps=4",
+    "snapshots=[0]",
+    "runtime.xla=false",
+    "sweep.report_every=1",
+    "sweep.pruner_warmup_steps=0",
+    "sweep.pruner_startup_trials=1",
+]
+
+
+def sweep(tmp_path, *overrides: str):
+    proc = run_cli("run.py", "-m", *FAST, f"runs_dir={tmp_path}", *overrides, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def trials(tmp_path, name: str):
+    return optuna.load_study(
+        study_name=name, storage=f"sqlite:///{tmp_path / 'optuna.db'}"
+    ).get_trials()
+
+
+def test_sweep_completes_resumes_and_tracks_each_trial(tmp_path):
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.n_trials=2")
+    first = trials(tmp_path, "alpha_lr")
+    assert len(first) == 2 and all(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in first
+    )
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.n_trials=3")  # the same command again: resume to 3
+    again = trials(tmp_path, "alpha_lr")
+    assert [t.number for t in again] == [0, 1, 2]
+    assert [t.params for t in again[:2]] == [t.params for t in first]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("audiostyle")
+    runs = client.search_runs([exp.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(int(r.data.tags["sweep.trial"]) for r in children) == [0, 1, 2]
+    for child in children:
+        number = int(child.data.tags["sweep.trial"])
+        assert float(child.data.params["alpha"]) == pytest.approx(again[number].params["alpha"])
+    assert "best.trial" in parent.data.tags
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"optimization_history.png", "best.json"} <= names
+
+
+def test_failing_trial_is_fail_with_its_reason_and_the_sweep_goes_on(tmp_path):
+    sweep(
+        tmp_path,
+        "sweep=alpha_lr",
+        "sweep.study_name=failing",
+        "sweep.n_trials=4",
+        "sweep.sampler=random",
+        "sweep.params={alpha: 'choice(1.0, 10.0)', optim.lr: 'choice(0.001, -1.0)'}",
+    )
+    done = trials(tmp_path, "failing")
+    assert len(done) == 4
+    failed = [t for t in done if t.state == TrialState.FAIL]
+    assert failed and all(t.params["optim.lr"] == -1.0 for t in failed)
+    assert "optim.lr must be a positive number" in failed[0].user_attrs["fail_reason"]
+    assert any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
+
+
+def test_a_hopeless_trial_is_pruned(tmp_path):
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.study_name=pruning", "sweep.n_trials=4")
+    states = [t.state for t in trials(tmp_path, "pruning")]
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    pruned = [t for t in trials(tmp_path, "pruning") if t.state == TrialState.PRUNED]
+    assert all(t.intermediate_values for t in pruned)
+
+
+@pytest.mark.slow
+def test_multi_objective_sweep_gives_a_pareto_front(tmp_path):
+    sweep(tmp_path, "sweep=alpha_lr_pareto", "sweep.n_trials=3")
+    summary = json.loads((tmp_path / "sweeps" / "alpha_lr_pareto" / "best.json").read_text())
+    assert summary["objectives"] == ["eval/content_distance", "eval/style_distance"]
+    assert summary["best"] and all(len(b["values"]) == 2 for b in summary["best"])
+    assert (tmp_path / "sweeps" / "alpha_lr_pareto" / "pareto_front.png").exists()
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study(tmp_path):
+    cmd = [
+        sys.executable,
+        "run.py",
+        "-m",
+        *FAST,
+        f"runs_dir={tmp_path}",
+        "sweep=alpha_lr",
+        "sweep.study_name=parallel",
+        "sweep.n_trials=4",
+    ]
+    workers = [
+        subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-3000:]
+    done = trials(tmp_path, "parallel")
+    numbers = [t.number for t in done]
+    assert len(numbers) == len(set(numbers)) >= 4
+    assert len(done) <= 5  # at most one over: each worker checks the count before asking
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
