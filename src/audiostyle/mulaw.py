@@ -18,8 +18,12 @@ UNITS = 128.0
 
 
 def compand(x: tf.Tensor) -> tf.Tensor:
-    """Waveform [-1, 1] -> mu-law curve [-1, 1], continuous."""
-    return tf.sign(x) * tf.math.log1p(MU * tf.abs(x)) / math.log1p(MU)
+    """Waveform [-1, 1] -> mu-law curve [-1, 1], continuous.
+
+    Written in the same operation order as Magenta's (log(1 + mu|x|), not log1p), so that the
+    quantized mode lands on exactly the same integer at every sample.
+    """
+    return tf.sign(x) * tf.math.log(1.0 + MU * tf.abs(x)) / math.log(1.0 + MU)
 
 
 def expand(y: tf.Tensor) -> tf.Tensor:
@@ -34,7 +38,7 @@ def encoder_input(x: tf.Tensor, mode: MuLaw) -> tf.Tensor:
     y = compand(x)
     if mode == MuLaw.continuous:
         return y
-    q = tf.floor(UNITS * y) / UNITS
+    q = tf.floor(y * UNITS) / UNITS
     if mode == MuLaw.quantized:
         return q
     return y + tf.stop_gradient(q - y)  # straight_through
