@@ -64,14 +64,24 @@ def magenta_side(out: Path) -> None:
 def our_side(out: Path) -> None:
     from audiostyle.encode import main
 
-    code = main([str(out / "clip.wav"), "--checkpoint", str(out / "model.ckpt-200000"), "--out", str(out / "ours.npz")])
+    code = main(
+        [
+            str(out / "clip.wav"),
+            "--checkpoint",
+            str(out / "model.ckpt-200000"),
+            "--out",
+            str(out / "ours.npz"),
+        ]
+    )
     assert code == 0
     ours = np.load(out / "ours.npz")["encoding"]
     theirs = np.load(out / "magenta_encoding.npy")
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
     diff = np.abs(ours - theirs)
-    print(f"shape {ours.shape}; max |ours - magenta| = {diff.max():.3e}; "
-          f"max relative = {diff.max() / np.abs(theirs).max():.3e}")
+    print(
+        f"shape {ours.shape}; max |ours - magenta| = {diff.max():.3e}; "
+        f"max relative = {diff.max() / np.abs(theirs).max():.3e}"
+    )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def test_missing_file_is_one_clear_line(tmp_path):
 
 def test_unknown_layer_is_one_clear_line(tmp_path):
     proc = run_cli(
-        "run.py", "tracking=none", f"runs_dir={tmp_path}", "style_layers.layers=[A_1,D_4]"
+        "run.py", "tracking=none", f"runs_dir={tmp_path}", "style_layers.layers=[conv,D_4]"
     )
     one_clear_line(proc, "D_4", "valid layers are")
 

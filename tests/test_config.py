@@ -28,11 +28,13 @@ GROUP_OPTIONS = [
         "loss",
         "init",
         "optim",
+        "encoder",
         "audio",
         "tracking",
         "experiment",
     )
     for option in options(group)
+    if (group, option) != ("encoder", "magenta")  # needs a checkpoint: its own test below
 ]
 
 
@@ -52,9 +54,16 @@ def run_and_check(cfg, run_dir: Path) -> dict:
     return summary
 
 
+def network_for(group: str, option: str) -> list[str]:
+    """NSynth-only options run with the NSynth settings; the rest with the default network."""
+    nsynth_layers = group in ("content_layer", "style_layers") and option != "spectral"
+    nsynth_weights = group == "encoder" and option != "spectral"
+    return ["experiment=nsynth"] if nsynth_layers or nsynth_weights else []
+
+
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_option_composes_and_runs(compose_config, tmp_path, group, option):
-    cfg = compose_config(f"{group}={option}", f"runs_dir={tmp_path}")
+    cfg = compose_config(*network_for(group, option), f"{group}={option}", f"runs_dir={tmp_path}")
     if group == "tracking":
         cfg = dataclasses.replace(
             cfg, tracking=dataclasses.replace(cfg.tracking, uri=f"sqlite:///{tmp_path}/m.db")
@@ -63,10 +72,13 @@ def test_every_option_composes_and_runs(compose_config, tmp_path, group, option)
 
 
 def test_magenta_encoder_option_runs_with_a_checkpoint(compose_config, tmp_path, checkpoint):
-    cfg = compose_config("encoder=magenta", f"encoder.checkpoint={checkpoint}")
+    cfg = compose_config("experiment=nsynth", "encoder=magenta", f"encoder.checkpoint={checkpoint}")
     run_and_check(cfg, tmp_path / "run")
     cfg = compose_config(
-        "encoder=magenta", f"encoder.checkpoint={checkpoint}", "encoder.use_ema=true"
+        "experiment=nsynth",
+        "encoder=magenta",
+        f"encoder.checkpoint={checkpoint}",
+        "encoder.use_ema=true",
     )
     with pytest.raises(Exception, match="ExponentialMovingAverage"):
         run(cfg, RunContext(run_dir=tmp_path / "run2"))
@@ -74,14 +86,16 @@ def test_magenta_encoder_option_runs_with_a_checkpoint(compose_config, tmp_path,
 
 def test_magenta_encoder_without_checkpoint_says_so(compose_config):
     with pytest.raises(ConfigError, match="encoder=magenta needs encoder.checkpoint"):
-        validate(compose_config("encoder=magenta"))
+        validate(compose_config("experiment=nsynth", "encoder=magenta"))
     with pytest.raises(ConfigError, match="only apply to encoder=magenta"):
-        validate(compose_config("encoder.checkpoint=/some/model.ckpt"))
+        validate(compose_config("experiment=nsynth", "encoder.checkpoint=/some/model.ckpt"))
 
 
 def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_path):
     cfg = compose_config(
-        "style_layers.layers=[A_1,C_3,B_2]", "style_layers.weights=[0.5,0.25,0.25]"
+        "experiment=nsynth",
+        "style_layers.layers=[A_1,C_3,B_2]",
+        "style_layers.weights=[0.5,0.25,0.25]",
     )
     validate(cfg)
     summary = run_and_check(cfg, tmp_path / "run")
@@ -94,7 +108,10 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
         ("optim.lr=-0.1", "optim.lr must be a positive number"),
         ("optim.steps=0", "optim.steps must be a positive integer"),
         ("alpha=-1", "alpha must be a finite number >= 0"),
-        ("style_layers.layers=[A_1,Z_9]", "unknown layer 'Z_9'; valid layers are A_1..A_30"),
+        (
+            "style_layers.layers=[A_1,Z_9]",
+            "unknown layer 'Z_9' for encoder.network=nsynth; valid layers are A_1..A_30",
+        ),
         ("content_layer.layer=A_31", "unknown layer 'A_31'"),
         ("style_layers.weights=[1.0]", "has 1 values for 30 layers"),
         ("snapshots=[0,500]", "snapshots must be iterations between 0 and optim.steps=2"),
@@ -105,15 +122,20 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
     ],
 )
 def test_bad_values_fail_validation_with_the_reason(compose_config, override, message):
-    cfg = compose_config(override)
+    cfg = compose_config("experiment=nsynth", override)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         validate(cfg)
 
 
 def test_defaults_compose_to_the_documented_choices(compose_config):
     cfg = compose_config(tiny=False)
-    assert cfg.content_layer.layer == "final_relu"
+    assert cfg.encoder.network.value == "spectral"
+    assert cfg.content_layer.layer == "conv" and cfg.style_layers.layers == ["conv"]
+    assert cfg.optim.steps == 300 and cfg.audio.duration == 3.0
+    assert cfg.snapshots == [0, 150, 300]
+    validate(cfg)
+    cfg = compose_config("experiment=nsynth", tiny=False)
+    assert cfg.encoder.network.value == "nsynth" and cfg.content_layer.layer == "final_relu"
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
-    assert cfg.optim.steps == 100 and cfg.audio.duration == 3.0
-    assert cfg.snapshots == [0, 50, 99]
+    assert cfg.optim.steps == 100 and cfg.snapshots == [0, 50, 99]
     validate(cfg)

@@ -6,17 +6,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.config import InitSource, LossType, Normalize
-from audiostyle.encoder import NSynthEncoder
+from audiostyle.config import InitSource, LossType, MuLaw, Normalize
+from audiostyle.encoder import NSynthEncoder, NSynthFeatures
 from audiostyle.metrics import style_distance
 from audiostyle.objective import distance, gram
 from audiostyle.transfer import build_objective, run_transfer
 from audiostyle.weights import random_weights
 
 
+@pytest.fixture
+def nsynth_config(compose_config):
+    """Configs for the NSynth network (the default network is the spectral one)."""
+    return lambda *overrides: compose_config("experiment=nsynth", *overrides)
+
+
 @pytest.fixture(scope="module")
 def encoder():
-    return NSynthEncoder(random_weights(0))
+    return NSynthFeatures(NSynthEncoder(random_weights(0)), MuLaw.continuous)
 
 
 def tone(freq: float, n: int = 2048, rate: int = 16000) -> np.ndarray:
@@ -36,14 +42,14 @@ def test_per_layer_normalisation_is_relative_squared_error():
     assert float(distance(x, t, Normalize.none)) == pytest.approx((9 + 4) / 2)
 
 
-def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(compose_config, encoder):
+def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(nsynth_config, encoder):
     core = tone(660, 1024)
     style = np.concatenate([np.zeros(512), core, np.zeros(1024)]).astype(np.float32)
     shifted = np.concatenate([np.zeros(1024), core, np.zeros(512)]).astype(np.float32)
     probe = tf.constant(style[None])  # x_G = x_S: any loss against x_S itself is zero
     losses = {}
     for loss in ("gram", "l2"):
-        cfg = compose_config(f"loss={loss}", "style_layers=first5", "alpha=0")
+        cfg = nsynth_config(f"loss={loss}", "style_layers=first5", "alpha=0")
         objective = build_objective(cfg, encoder)
         objective.set_targets(probe, tf.constant(shifted[None]))
         losses[loss] = float(objective(probe).style)
@@ -51,8 +57,8 @@ def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(compose_con
     assert losses["l2"] > 0.1  # activations no longer line up in time
 
 
-def test_loss_falls_over_a_few_adam_steps(compose_config, encoder):
-    cfg = compose_config(
+def test_loss_falls_over_a_few_adam_steps(nsynth_config, encoder):
+    cfg = nsynth_config(
         "optim.steps=6", "snapshots=[]", "style_layers=first5", "init=noise", "optim.lr=0.005"
     )
     result = run_transfer(cfg, encoder, tone(440), tone(880))
@@ -61,8 +67,8 @@ def test_loss_falls_over_a_few_adam_steps(compose_config, encoder):
     assert total[-1] < 0.7 * total[0]
 
 
-def test_l2_on_early_layers_from_content_moves_toward_the_style(compose_config, encoder):
-    cfg = compose_config(
+def test_l2_on_early_layers_from_content_moves_toward_the_style(nsynth_config, encoder):
+    cfg = nsynth_config(
         "loss=l2",
         "style_layers=first5",
         "alpha=0",
@@ -78,8 +84,8 @@ def test_l2_on_early_layers_from_content_moves_toward_the_style(compose_config, 
     assert style_distance(result.output, style, 16000) < style_distance(content, style, 16000)
 
 
-def test_snapshots_are_the_iterates(compose_config, encoder):
-    cfg = compose_config("optim.steps=3", "snapshots=[0,3]")
+def test_snapshots_are_the_iterates(nsynth_config, encoder):
+    cfg = nsynth_config("optim.steps=3", "snapshots=[0,3]")
     seen = {}
     result = run_transfer(
         cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: seen.setdefault(i, w)
@@ -89,10 +95,10 @@ def test_snapshots_are_the_iterates(compose_config, encoder):
     np.testing.assert_array_equal(seen[3], result.output)
 
 
-def test_every_domain_starts_at_the_same_waveform(compose_config, encoder):
+def test_every_domain_starts_at_the_same_waveform(nsynth_config, encoder):
     outs = []
     for domain in ("waveform", "mu_law", "mu_law_units"):
-        cfg = compose_config(f"optim.domain={domain}", "optim.steps=1", "snapshots=[0]")
+        cfg = nsynth_config(f"optim.domain={domain}", "optim.steps=1", "snapshots=[0]")
         run_transfer(cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: outs.append(w))
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
     np.testing.assert_allclose(outs[0], outs[2], atol=1e-5)

@@ -50,17 +50,17 @@ def test_params_metrics_tags_and_status(tracked_run):
     assert r.info.status == "FINISHED"
     assert r.data.params["optim.lr"] == str(cfg.optim.lr)
     assert r.data.params["loss.type"] == "gram"
-    assert r.data.params["style_layers.layers"].startswith("[A_1, A_2")
+    assert r.data.params["style_layers.layers"] == "[conv]"
     assert r.data.tags["choice.loss"] == "gram" and r.data.tags["device"].endswith("CPU:0")
     assert "tensorflow_version" in r.data.tags and "git_commit" in r.data.tags
-    assert r.info.run_name.startswith("gram-relu_first-final_relu-a100-lr")
+    assert r.info.run_name.startswith(f"gram-relu_first-conv-a{cfg.alpha:g}-lr{cfg.optim.lr:g}-")
     for key in (
         "loss/total",
         "loss/content",
         "loss/style",
         "grad_norm",
         "time/step_seconds",
-        "style_layer/A_30",
+        "style_layer/conv",
     ):
         assert len(client.get_metric_history(r.info.run_id, key)) == 3, key
     for key in ("eval/style_distance", "eval/content_distance", "eval/ref_mix/style_distance"):

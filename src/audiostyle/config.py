@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from audiostyle.errors import ConfigError
-from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
+from audiostyle.layers import check_layer_names, layers_of
 
 
 class MuLaw(str, Enum):
@@ -62,6 +62,11 @@ class Weights(str, Enum):
     magenta = "magenta"  # read from encoder.checkpoint
 
 
+class Network(str, Enum):
+    nsynth = "nsynth"  # the paper's NSynth WaveNet-autoencoder encoder
+    spectral = "spectral"  # Ulyanov & Lebedev's random log-spectrogram CNN
+
+
 class InitSource(str, Enum):
     content = "content"
     style = "style"
@@ -81,12 +86,12 @@ class AudioConfig:
 
 @dataclass
 class ContentLayerConfig:
-    layer: str = "final_relu"
+    layer: str = "conv"
 
 
 @dataclass
 class StyleLayersConfig:
-    layers: list[str] = field(default_factory=lambda: [f"A_{i}" for i in range(1, 31)])
+    layers: list[str] = field(default_factory=lambda: ["conv"])
     weights: list[float] | None = None  # None: equal weights 1/len(layers)
 
 
@@ -104,8 +109,8 @@ class InitConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 0.002
-    steps: int = 100
+    lr: float = 0.01
+    steps: int = 300
     domain: Domain = Domain.waveform
     beta1: float = 0.9
     beta2: float = 0.999
@@ -113,12 +118,21 @@ class OptimConfig:
 
 
 @dataclass
+class SpectralConfig:
+    n_fft: int = 1024
+    hop: int = 256
+    filters: int = 4096
+    width: int = 11  # frames each filter spans
+
+
+@dataclass
 class EncoderConfig:
-    network: str = "nsynth"
+    network: Network = Network.spectral
     weights: Weights = Weights.random
     checkpoint: str | None = None  # a Magenta checkpoint prefix or folder (weights=magenta)
     seed: int = 0
     use_ema: bool = False
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
 
 
 @dataclass
@@ -169,8 +183,8 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    alpha: float = 100.0
-    snapshots: list[int] = field(default_factory=lambda: [0, 50, 99])
+    alpha: float = 0.3
+    snapshots: list[int] = field(default_factory=lambda: [0, 150, 300])
     seed: int = 0
     device: DeviceChoice = DeviceChoice.auto
     runs_dir: str = "runs"
@@ -222,7 +236,7 @@ def validate(cfg: Config) -> None:
         f"audio.sample_rate must be between 8000 and 192000 Hz, got {a.sample_rate}",
     )
     _require(
-        a.sample_rate == 16000 or cfg.encoder.network != "nsynth",
+        a.sample_rate == 16000 or cfg.encoder.network != Network.nsynth,
         f"audio.sample_rate must be 16000 for the NSynth encoder (trained at 16 kHz), got {a.sample_rate}",
     )
     min_duration = 512 / a.sample_rate
@@ -239,14 +253,11 @@ def validate(cfg: Config) -> None:
         0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
     )
-    _require(
-        cfg.encoder.network == "nsynth",
-        f"encoder.network must be one of ['nsynth'], got {cfg.encoder.network!r}",
-    )
-    check_layer_names([cfg.content_layer.layer], "content_layer.layer", NSYNTH_LAYERS)
+    valid = layers_of(cfg.encoder.network.value)
+    check_layer_names([cfg.content_layer.layer], "content_layer.layer", valid)
     layers = cfg.style_layers.layers
     _require(len(layers) > 0, "style_layers.layers must name at least one layer")
-    check_layer_names(layers, "style_layers.layers", NSYNTH_LAYERS)
+    check_layer_names(layers, "style_layers.layers", valid)
     _require(len(set(layers)) == len(layers), f"style_layers.layers has a layer twice: {layers}")
     weights = cfg.style_layers.weights
     if weights is not None:
@@ -266,6 +277,11 @@ def validate(cfg: Config) -> None:
     _require(cfg.runtime.log_every > 0, "runtime.log_every must be a positive integer")
     validate_sweep(cfg.sweep)
     e = cfg.encoder
+    sp = e.spectral
+    _require(
+        sp.n_fft >= 16 and sp.hop > 0 and sp.filters > 0 and sp.width > 0,
+        "encoder.spectral needs n_fft >= 16 and positive hop, filters and width",
+    )
     if e.weights == Weights.magenta:
         _require(
             bool(e.checkpoint),

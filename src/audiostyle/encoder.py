@@ -12,8 +12,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from audiostyle.checkpoint import load_magenta_weights
-from audiostyle.config import EncoderConfig, Weights
+from audiostyle.config import Config, EncoderConfig, MuLaw, Network, Weights
 from audiostyle.layers import NUM_BLOCKS, block_of, canonical
+from audiostyle.mulaw import encoder_input
+from audiostyle.spectral import SpectralNetwork
 from audiostyle.weights import BOTTLENECK, EncoderWeights, random_weights
 
 POOL = 512
@@ -66,6 +68,23 @@ class NSynthEncoder:
             z = tf.reshape(z[:, : frames * POOL], [tf.shape(z)[0], frames, POOL, BOTTLENECK])
             out["encoding"] = tf.reduce_mean(z, axis=2)
         return {n: out[canonical(n)] for n in names}
+
+
+class NSynthFeatures:
+    """The encoder as a feature network of a waveform: mu-law mapping, then taps."""
+
+    def __init__(self, encoder: NSynthEncoder, mu_law: MuLaw):
+        self.encoder, self.mu_law = encoder, mu_law
+
+    def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
+        return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], names)
+
+
+def build_network(cfg: Config) -> NSynthFeatures | SpectralNetwork:
+    """The feature network a run asks for (`encoder.network`)."""
+    if cfg.encoder.network == Network.spectral:
+        return SpectralNetwork(cfg.encoder.spectral, cfg.encoder.seed)
+    return NSynthFeatures(build_encoder(cfg.encoder), cfg.audio.mu_law)
 
 
 def build_encoder(cfg: EncoderConfig) -> NSynthEncoder:

@@ -15,6 +15,14 @@ NSYNTH_LAYERS: tuple[str, ...] = tuple(
     f"{kind}_{i}" for kind in "ABC" for i in range(1, NUM_BLOCKS + 1)
 ) + ("final_relu", "encoding")
 
+SPECTRAL_LAYERS: tuple[str, ...] = ("spectrum", "conv")
+
+
+def layers_of(network: str) -> tuple[str, ...]:
+    """The layer names a feature network offers."""
+    return SPECTRAL_LAYERS if network == "spectral" else NSYNTH_LAYERS
+
+
 ALIASES = {"final_relu": f"B_{NUM_BLOCKS}"}
 
 
@@ -42,6 +50,8 @@ def describe(valid: tuple[str, ...]) -> str:
 def check_layer_names(names: list[str], key: str, valid: tuple[str, ...]) -> None:
     unknown = [n for n in names if n not in valid]
     if unknown:
+        network = "spectral" if valid == SPECTRAL_LAYERS else "nsynth"
         raise ConfigError(
-            f"{key}: unknown layer {unknown[0]!r}; valid layers are {describe(valid)}"
+            f"{key}: unknown layer {unknown[0]!r} for encoder.network={network}; "
+            f"valid layers are {describe(valid)}"
         )

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from audiostyle.config import LossType, MuLaw, Normalize
-from audiostyle.encoder import NSynthEncoder
-from audiostyle.mulaw import encoder_input
+from audiostyle.config import LossType, Normalize
 
 TINY = 1e-12
 
@@ -49,37 +47,32 @@ class StyleTransferObjective:
 
     def __init__(
         self,
-        encoder: NSynthEncoder,
+        network,
         content_layer: str,
         style_layers: list[str],
         style_weights: list[float],
         loss_type: LossType,
         normalize: Normalize,
         alpha: float,
-        mu_law: MuLaw,
     ):
-        self.encoder = encoder
+        self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
         self.style_layers = list(style_layers)
         self.weights = tf.constant(style_weights, tf.float32)
         self.loss_type = loss_type
         self.normalize = normalize
         self.alpha = float(alpha)
-        self.mu_law = mu_law
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
         self.content_target: tf.Variable | None = None
         self.style_targets: list[tf.Variable] = []
-
-    def _taps(self, wave: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], self._names)
 
     def _style_features(self, t: tf.Tensor) -> tf.Tensor:
         return gram(t) if self.loss_type == LossType.gram else t
 
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """Compute C(x_C) and the style targets of x_S once (stored as variables, not constants)."""
-        c = self.encoder.taps(encoder_input(content, self.mu_law)[..., None], [self.content_layer])
-        s = self.encoder.taps(encoder_input(style, self.mu_law)[..., None], self.style_layers)
+        c = self.network.features(content, [self.content_layer])
+        s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(c[self.content_layer], trainable=False)
         self.style_targets = [
             tf.Variable(self._style_features(s[n]), trainable=False) for n in self.style_layers
@@ -88,7 +81,7 @@ class StyleTransferObjective:
     def __call__(self, wave: tf.Tensor) -> LossTerms:
         if self.content_target is None:
             raise RuntimeError("set_targets must be called before the objective is evaluated")
-        taps = self._taps(wave)
+        taps = self.network.features(wave, self._names)
         content = distance(taps[self.content_layer], self.content_target, self.normalize)
         per_layer = tf.stack(
             [

@@ -191,10 +191,10 @@ def transfer_and_write(
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
 
-    from audiostyle.encoder import build_encoder  # TensorFlow loads only once inputs are good
+    from audiostyle.encoder import build_network  # TensorFlow loads only once inputs are good
     from audiostyle.transfer import initial_waveform, run_transfer
 
-    encoder = build_encoder(cfg.encoder)
+    network = build_network(cfg)
     bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)
     layers = cfg.style_layers.layers
 
@@ -230,7 +230,7 @@ def transfer_and_write(
     probe_every = cfg.sweep.report_every if reporter else 0
     try:
         result = run_transfer(
-            cfg, encoder, inputs.content, inputs.style, on_step, on_snapshot, probe_every, on_probe
+            cfg, network, inputs.content, inputs.style, on_step, on_snapshot, probe_every, on_probe
         )
     finally:
         bar.close()

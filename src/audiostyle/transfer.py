@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle.config import Config, DeviceChoice, InitSource, style_weights
-from audiostyle.encoder import NSynthEncoder
 from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.mulaw import to_domain, to_waveform
 from audiostyle.objective import StyleTransferObjective
@@ -103,22 +102,21 @@ class AdamStep:
         return terms.total, terms.content, terms.style, terms.per_layer, grad_norm
 
 
-def build_objective(cfg: Config, encoder: NSynthEncoder) -> StyleTransferObjective:
+def build_objective(cfg: Config, network) -> StyleTransferObjective:
     return StyleTransferObjective(
-        encoder=encoder,
+        network=network,
         content_layer=cfg.content_layer.layer,
         style_layers=cfg.style_layers.layers,
         style_weights=style_weights(cfg.style_layers),
         loss_type=cfg.loss.type,
         normalize=cfg.loss.normalize,
         alpha=cfg.alpha,
-        mu_law=cfg.audio.mu_law,
     )
 
 
 def run_transfer(
     cfg: Config,
-    encoder: NSynthEncoder,
+    network,
     content: np.ndarray,
     style: np.ndarray,
     on_step: StepCallback | None = None,
@@ -138,7 +136,7 @@ def run_transfer(
     result.history = {k: [] for k in keys}
     start = time.perf_counter()
     with tf.device(device):
-        objective = build_objective(cfg, encoder)
+        objective = build_objective(cfg, network)
         objective.set_targets(tf.constant(content[None, :]), tf.constant(style[None, :]))
         adam = AdamStep(objective, cfg, initial_waveform(cfg, content, style))
         for i in range(cfg.optim.steps):
