@@ -118,3 +118,53 @@ def test_two_workers_share_one_study(tmp_path):
     assert len(numbers) == len(set(numbers)) >= 4
     assert len(done) <= 5  # at most one over: each worker checks the count before asking
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
+
+
+@pytest.mark.slow
+def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
+    import signal
+    import time
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    common = [
+        "sweep=alpha_lr",
+        "sweep.study_name=dead",
+        "sweep.n_trials=2",
+        "sweep.heartbeat_seconds=1",
+        "tracking=none",
+        "sweep.pruner=none",
+    ]
+    slow = [
+        sys.executable,
+        "run.py",
+        "-m",
+        *FAST,
+        "optim.steps=2000",
+        f"runs_dir={tmp_path}",
+        *common,
+    ]
+    victim = subprocess.Popen(slow, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    running = []
+    while time.time() < deadline and not running:
+        time.sleep(2)
+        try:
+            running = [
+                t
+                for t in optuna.load_study(study_name="dead", storage=storage).get_trials()
+                if t.state == TrialState.RUNNING
+            ]
+        except KeyError:  # the study does not exist yet
+            continue
+    assert running, "the first worker never started a trial"
+    victim.send_signal(signal.SIGKILL)  # no clean-up at all: only the missing heartbeat tells
+    victim.wait(timeout=30)
+    time.sleep(3)  # past the grace period of 2 heartbeats
+    sweep(tmp_path, *common)
+    done = trials(tmp_path, "dead")
+    assert done[0].state == TrialState.FAIL
+    retries = [t for t in done if t.system_attrs.get("failed_trial") == 0]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == done[0].params
+    assert not [t for t in done if t.state == TrialState.RUNNING]
+    assert sum(t.state == TrialState.COMPLETE for t in done) == 2
