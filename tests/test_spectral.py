@@ -100,3 +100,37 @@ def test_short_transfer_lowers_the_loss_and_moves_toward_the_style(compose_confi
     before = style_distance(inputs.content, inputs.style, 16000)
     after = style_distance(result.output, inputs.style, 16000)
     assert after < 0.95 * before  # measured: 0.978 -> 0.923 after 80 steps
+
+
+def test_energy_term_is_zero_at_the_content_and_counts_in_the_total(compose_config):
+    from audiostyle.encoder import build_network
+    from audiostyle.objective import energy_contour
+    from audiostyle.transfer import build_objective
+
+    t = np.arange(4096) / 16000
+    content = (0.5 * np.sin(2 * np.pi * 220 * t) * (t < 0.128)).astype(np.float32)  # a pause after
+    style = (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)
+    cfg = compose_config("loss.energy_weight=2.0", "encoder.spectral.filters=64")
+    objective = build_objective(cfg, build_network(cfg))
+    objective.set_targets(tf.constant(content[None]), tf.constant(style[None]))
+    assert float(objective(tf.constant(content[None])).energy) == pytest.approx(0.0, abs=1e-9)
+    quieter = tf.constant(0.1 * content[None])
+    terms = objective(quieter)
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(content, (0, 1024)), 1024)[::256][:16]
+    want = np.log(np.mean(frames**2, axis=1) + 1e-8)
+    np.testing.assert_allclose(
+        energy_contour(tf.constant(content[None])).numpy()[0], want, rtol=1e-4, atol=1e-4
+    )
+    assert float(terms.energy) > 1.0
+    expected = float(terms.style) + cfg.alpha * float(terms.content) + 2.0 * float(terms.energy)
+    assert float(terms.total) == pytest.approx(expected, rel=1e-5)
+
+
+def test_dynamic_range_tells_pauses_from_a_drone():
+    from audiostyle.metrics import dynamic_range_db
+
+    t = np.arange(32000) / 16000
+    speechlike = np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 1.5 * t) > 0)
+    drone = np.sin(2 * np.pi * 200 * t) + 0.3 * np.sin(2 * np.pi * 400 * t)
+    assert dynamic_range_db(speechlike) > 60
+    assert dynamic_range_db(drone) < 3

@@ -99,6 +99,7 @@ class StyleLayersConfig:
 class LossConfig:
     type: LossType = LossType.gram
     normalize: Normalize = Normalize.per_layer
+    energy_weight: float = 0.0  # weight of the energy-contour term (0: off, as in the paper)
 
 
 @dataclass
@@ -227,6 +228,10 @@ def validate(cfg: Config) -> None:
     _require(o.steps > 0, f"optim.steps must be a positive integer, got {o.steps}")
     _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)")
     _require(o.epsilon > 0, f"optim.epsilon must be positive, got {o.epsilon}")
+    _require(
+        math.isfinite(cfg.loss.energy_weight) and cfg.loss.energy_weight >= 0,
+        f"loss.energy_weight must be a finite number >= 0, got {cfg.loss.energy_weight}",
+    )
     _require(
         math.isfinite(cfg.alpha) and cfg.alpha >= 0,
         f"alpha must be a finite number >= 0, got {cfg.alpha}",

@@ -14,6 +14,8 @@ L(x) = log(1 + |mel spectrogram|) with 64 mel bands (n_fft 1024, hop 256, 0-8 kH
 A transfer moves d_S(x_G, x_S) below d_S(x_C, x_S) while keeping d_C(x_G, x_C) small. The plain
 mix 0.5 (x_C + x_S) is the baseline it must beat on both.
 The waveform SNR of x_G against x_C and against x_S tells a transfer from a copy.
+`eval/dynamic_range_db` (95th - 5th percentile of 64 ms frame power, dB) shows whether pauses
+stay quiet; compare it with `eval/ref_content/dynamic_range_db`.
 `eval/score` = d_S(x_G, x_S) / d_S(x_C, x_S) + d_C(x_G, x_C) folds both into one number for
 single-objective sweeps: x_C itself scores 1, a copy of x_S about 2, a transfer below 1.
 """
@@ -89,10 +91,21 @@ def evaluate(
     # move toward x_S) plus content distance. Staying x_C scores 1, copying x_S about 1 + 1.
     relative_style = out["eval/style_distance"] / max(out["eval/ref_content/style_distance"], 1e-12)
     out["eval/score"] = relative_style + out["eval/content_distance"]
+    out["eval/dynamic_range_db"] = dynamic_range_db(generated)
+    out["eval/ref_content/dynamic_range_db"] = dynamic_range_db(content)
     out["eval/snr_vs_content_db"] = snr_db(generated, content)
     out["eval/snr_vs_style_db"] = snr_db(generated, style)
     out["eval/peak"] = float(np.max(np.abs(generated)))
     return out
+
+
+def dynamic_range_db(x: np.ndarray, frame: int = 1024, hop: int = 256) -> float:
+    """Loud-to-quiet ratio: 95th minus 5th percentile of frame power in dB. Speech with pauses
+    scores high; a drone laid over the pauses scores low."""
+    starts = range(0, max(len(x) - frame, 0) + 1, hop)
+    power = np.array([np.mean(x[s : s + frame] ** 2) for s in starts])
+    db = 10.0 * np.log10(power + 1e-12)
+    return float(np.percentile(db, 95) - np.percentile(db, 5))
 
 
 def snr_db(x: np.ndarray, ref: np.ndarray) -> float:

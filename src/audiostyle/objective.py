@@ -7,6 +7,9 @@ clips of any length compare. Per-layer distances:
   scale. Raw Gram differences grow with the fourth power of activation size, which grows
   through the residual stack, so without it the last layers carry nearly all of the loss.
 X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term.
+An optional energy-contour term (Verma & Smith; the paper's future work) adds
+`energy_weight * mean((E(x) - E(x_C))^2)`, E = log mean power of 64 ms frames (hop 16 ms), so x_G
+keeps x_C's loudness over time (its pauses stay quiet).
 Targets are computed once, when the objective is built.
 """
 
@@ -19,6 +22,14 @@ import tensorflow as tf
 from audiostyle.config import LossType, Normalize
 
 TINY = 1e-12
+ENERGY_FRAME = 1024
+ENERGY_HOP = 256
+
+
+def energy_contour(wave: tf.Tensor) -> tf.Tensor:
+    """log mean power per frame, [batch, frames]."""
+    frames = tf.signal.frame(wave, ENERGY_FRAME, ENERGY_HOP, pad_end=True)
+    return tf.math.log(tf.reduce_mean(tf.square(frames), axis=-1) + 1e-8)
 
 
 def gram(features: tf.Tensor) -> tf.Tensor:
@@ -40,6 +51,7 @@ class LossTerms:
     content: tf.Tensor
     style: tf.Tensor
     per_layer: tf.Tensor  # unweighted style distance of each style layer
+    energy: tf.Tensor  # unweighted energy-contour distance (0 when the term is off)
 
 
 class StyleTransferObjective:
@@ -54,6 +66,7 @@ class StyleTransferObjective:
         loss_type: LossType,
         normalize: Normalize,
         alpha: float,
+        energy_weight: float = 0.0,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -62,6 +75,8 @@ class StyleTransferObjective:
         self.loss_type = loss_type
         self.normalize = normalize
         self.alpha = float(alpha)
+        self.energy_weight = float(energy_weight)
+        self.energy_target: tf.Variable | None = None
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
         self.content_target: tf.Variable | None = None
         self.style_targets: list[tf.Variable] = []
@@ -74,6 +89,7 @@ class StyleTransferObjective:
         c = self.network.features(content, [self.content_layer])
         s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(c[self.content_layer], trainable=False)
+        self.energy_target = tf.Variable(energy_contour(content), trainable=False)
         self.style_targets = [
             tf.Variable(self._style_features(s[n]), trainable=False) for n in self.style_layers
         ]
@@ -90,4 +106,9 @@ class StyleTransferObjective:
             ]
         )
         style = tf.reduce_sum(self.weights * per_layer)
-        return LossTerms(style + self.alpha * content, content, style, per_layer)
+        total = style + self.alpha * content
+        energy = tf.zeros([])
+        if self.energy_weight > 0:
+            energy = tf.reduce_mean(tf.square(energy_contour(wave) - self.energy_target))
+            total = total + self.energy_weight * energy
+        return LossTerms(total, content, style, per_layer, energy)

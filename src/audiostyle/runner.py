@@ -211,6 +211,7 @@ def transfer_and_write(
                     "loss/total": stats.total,
                     "loss/content": stats.content,
                     "loss/style": stats.style,
+                    "loss/energy": stats.energy,
                     "grad_norm": stats.grad_norm,
                     "time/step_seconds": stats.seconds,
                 }

@@ -28,6 +28,7 @@ class StepStats:
     content: float
     style: float
     per_layer: np.ndarray
+    energy: float
     grad_norm: float
     seconds: float
 
@@ -99,7 +100,7 @@ class AdamStep:
         self.v.assign(tf.where(ok, v, self.v))
         self.t.assign(tf.where(ok, t, self.t))
         self.var.assign(tf.where(ok, new, self.var))
-        return terms.total, terms.content, terms.style, terms.per_layer, grad_norm
+        return terms.total, terms.content, terms.style, terms.per_layer, terms.energy, grad_norm
 
 
 def build_objective(cfg: Config, network) -> StyleTransferObjective:
@@ -111,6 +112,7 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         loss_type=cfg.loss.type,
         normalize=cfg.loss.normalize,
         alpha=cfg.alpha,
+        energy_weight=cfg.loss.energy_weight,
     )
 
 
@@ -132,7 +134,7 @@ def run_transfer(
     device = pick_device(cfg.device)
     snapshots = set(cfg.snapshots)
     result = TransferResult(output=np.empty(0, np.float32), device=device)
-    keys = ("total", "content", "style", "grad_norm", "seconds")
+    keys = ("total", "content", "style", "energy", "grad_norm", "seconds")
     result.history = {k: [] for k in keys}
     start = time.perf_counter()
     with tf.device(device):
@@ -145,13 +147,14 @@ def run_transfer(
             if on_probe and probe_every and i > 0 and i % probe_every == 0:
                 on_probe(i, adam.waveform())
             tick = time.perf_counter()
-            total, content_loss, style_loss, per_layer, grad_norm = adam.step()
+            total, content_loss, style_loss, per_layer, energy, grad_norm = adam.step()
             stats = StepStats(
                 step=i,
                 total=float(total),
                 content=float(content_loss),
                 style=float(style_loss),
                 per_layer=per_layer.numpy(),
+                energy=float(energy),
                 grad_norm=float(grad_norm),
                 seconds=time.perf_counter() - tick,
             )
