@@ -7,8 +7,6 @@ to a temporary file and renamed, so a crash never leaves half a WAV, and never o
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from audiostyle.errors import AudioError
+from audiostyle.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +112,6 @@ def write_wav(path: Path, x: np.ndarray, rate: int, protected: tuple[Path, ...] 
     subtype = "PCM_16" if peak <= 1.0 else "FLOAT"
     if subtype == "FLOAT":
         log.warning("%s: peak %.2f exceeds 1.0; written as float WAV, not clipped", path, peak)
-    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, ".wav") as tmp:
         sf.write(tmp, x, rate, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -17,6 +17,7 @@ import numpy as np
 from audiostyle.audio import HOP, load_clip, resolve_clip
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
+from audiostyle.files import atomic_path
 from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
 
 RATE = 16000
@@ -87,10 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             weights=weights, checkpoint=args.checkpoint, seed=args.seed, use_ema=args.use_ema
         )
         arrays = encode_clip(clip[:usable], layers, cfg, MuLaw(args.mu_law))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(args.out)
+        with atomic_path(args.out, ".npz") as tmp:
+            np.savez(tmp, **arrays)
     except AudiostyleError as err:
         print(f"audiostyle.encode: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -10,6 +10,8 @@ import base64
 import html
 from pathlib import Path
 
+from audiostyle.files import atomic_path
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
@@ -90,5 +92,6 @@ def write_run_report(
         + table(params)
     )
     out = run_dir / "report.html"
-    out.write_text(page(title, body), encoding="utf-8")
+    with atomic_path(out) as tmp:
+        tmp.write_text(page(title, body), encoding="utf-8")
     return out

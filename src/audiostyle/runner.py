@@ -11,8 +11,6 @@ import csv
 import dataclasses
 import json
 import logging
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from tqdm import tqdm
 
 from audiostyle.audio import load_clip, num_samples, resolve_clip, write_wav
 from audiostyle.config import Config, Loudness, validate
+from audiostyle.files import atomic_path
 from audiostyle.metrics import evaluate
 from audiostyle.plots import save_loss_curves, save_spectrograms
 from audiostyle.report import write_run_report
@@ -57,23 +56,19 @@ def load_inputs(cfg: Config) -> Inputs:
 
 
 def write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def write_history(
     path: Path, history: dict[str, list[float]], layers: list[str], per_layer
 ) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
+    keys = list(history)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        keys = list(history)
         w.writerow(["step", *keys, *(f"style/{n}" for n in layers)])
         for i in range(len(history[keys[0]])):
             w.writerow([i, *(history[k][i] for k in keys), *per_layer[i].tolist()])
-    os.replace(tmp, path)
 
 
 def snapshot_path(run_dir: Path, iteration: int) -> Path:
