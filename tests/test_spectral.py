@@ -72,6 +72,10 @@ def test_layer_names_are_checked_against_the_network(compose_config):
         ConfigError, match=r"unknown layer 'conv' for encoder.network=nsynth; valid layers are A_1"
     ):
         validate(compose_config("experiment=nsynth", "content_layer=spectral"))
+    with pytest.raises(
+        ConfigError, match=r"'conv' is a layer of the other network; experiment=nsynth sets"
+    ):
+        validate(compose_config("encoder=random"))  # NSynth weights on top of the spectral default
     for layers in ("[spectrum]", "[conv]", "[spectrum,conv]"):
         validate(
             compose_config(

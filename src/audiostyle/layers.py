@@ -51,7 +51,11 @@ def check_layer_names(names: list[str], key: str, valid: tuple[str, ...]) -> Non
     unknown = [n for n in names if n not in valid]
     if unknown:
         network = "spectral" if valid == SPECTRAL_LAYERS else "nsynth"
+        other = NSYNTH_LAYERS if network == "spectral" else SPECTRAL_LAYERS
+        hint = ""
+        if unknown[0] in other:  # e.g. encoder=magenta on top of the spectral default
+            hint = f" ({unknown[0]!r} is a layer of the other network; experiment={network} sets every {network} choice at once)"
         raise ConfigError(
             f"{key}: unknown layer {unknown[0]!r} for encoder.network={network}; "
-            f"valid layers are {describe(valid)}"
+            f"valid layers are {describe(valid)}{hint}"
         )
