@@ -36,7 +36,7 @@ def save_spectrograms(clips: dict[str, np.ndarray], rate: int, path: Path) -> Pa
     axes[0][0].set_ylabel("frequency (Hz)")
     fig.colorbar(image, ax=axes[0].tolist(), label="dB re full scale")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")  # keep the axis labels, drop the margins
     plt.close(fig)
     return path
 
