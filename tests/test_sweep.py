@@ -6,6 +6,7 @@ import sys
 
 import optuna
 import pytest
+import sqlalchemy
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -148,13 +149,15 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     running = []
     while time.time() < deadline and not running:
         time.sleep(2)
+        if not (tmp_path / "optuna.db").exists():
+            continue  # opening it first would race the worker creating its tables
         try:
             running = [
                 t
                 for t in optuna.load_study(study_name="dead", storage=storage).get_trials()
                 if t.state == TrialState.RUNNING
             ]
-        except KeyError:  # the study does not exist yet
+        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # study or tables not there yet
             continue
     assert running, "the first worker never started a trial"
     victim.send_signal(signal.SIGKILL)  # no clean-up at all: only the missing heartbeat tells
