@@ -38,6 +38,7 @@ from optuna.trial import TrialState
 
 from audiostyle.config import SweepConfig, TrackingConfig
 from audiostyle.errors import ConfigError
+from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class OptunaSweeper:
         log.info(
             "study %r in %s: %d trials requested",
             cfg.study_name,
-            storage_url(cfg, runs_dir),
+            redact(storage_url(cfg, runs_dir)),
             cfg.n_trials,
         )
         while True:
@@ -279,12 +280,27 @@ class OptunaSweeper:
                 returns: Sequence[JobReturn] = self.launcher.launch(
                     jobs, initial_job_idx=batch[0].number
                 )
-            except BaseException:
+            except BaseException as err:  # Ctrl-C, SIGTERM: the study stays consistent
+                interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+                reason = "interrupted" if interrupted else f"{type(err).__name__}: {err}"
                 for trial in batch:
+                    trial.set_user_attr("fail_reason", reason[:2000])
                     study.tell(trial, state=TrialState.FAIL)
+                self.end_parent(parent, "KILLED" if interrupted else "FAILED")
                 raise
         for trial, ret in zip(batch, returns, strict=True):
             tell(study, cfg, trial, ret)
+
+    def end_parent(self, parent: str | None, status: str) -> None:
+        """End the sweep's MLflow run when the sweep stops early; a rerun resumes it."""
+        if parent is None:
+            return
+        from audiostyle.tracking import MlflowTracker
+
+        _, runs_dir, tracking = self._settings()
+        tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+        tracker.run_id = parent
+        tracker.end(status)
 
 
 def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobReturn) -> None:
@@ -320,9 +336,10 @@ def open_parent_run(
     from audiostyle.tracking import MlflowTracker
 
     known = study.user_attrs.get("mlflow_parent_run_id")
-    if known:
-        return known
     tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+    if known:
+        tracker.client.update_run(known, status="RUNNING")  # resumed after an interruption
+        return known
     run_id = tracker.start(
         f"sweep-{cfg.study_name}",
         {
