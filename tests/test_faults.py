@@ -123,6 +123,21 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(inputs, tmp_path, overr
     assert tree_hash(folder) == before
 
 
+def test_hydra_full_error_still_shows_hydras_own_report(tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "run.py", f"runs_dir={tmp_path}", "loss=nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "hydra.errors.MissingConfigException" in proc.stderr
+    assert "audiostyle: error:" not in proc.stderr
+
+
 def test_an_unwritable_run_folder_fails_before_any_work(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
