@@ -6,7 +6,9 @@ Each trial is an ordinary run launched by Hydra's launcher with the sampled over
 Optuna URL otherwise), so running the command again resumes it up to `sweep.n_trials`, and
 several processes started with the same command work on one study. A trial that raises is
 FAIL with its reason and the sweep goes on; a worker that dies stops sending heartbeats and
-its RUNNING trial is failed and retried by the next worker that looks.
+its RUNNING trial is failed and retried by the next worker that looks. Ctrl-C or SIGTERM stops
+the sweep: the running trial is FAIL with reason "interrupted" and does not count toward
+`sweep.n_trials`, so the same command resumes the study.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from audiostyle.errors import ConfigError
 from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted"  # the fail_reason of a trial stopped by Ctrl-C or SIGTERM
 
 # Heartbeats, retries and stale-trial checks are marked experimental in Optuna; we rely on them
 # knowingly, and with ask/tell (not Study.optimize) we record the heartbeats ourselves.
@@ -137,7 +140,11 @@ def counted_trials(study: optuna.Study) -> tuple[int, int]:
     waiting = sum(t.state == TrialState.WAITING for t in trials)
     counted = sum(
         t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-        or (t.state == TrialState.FAIL and t.number not in retried)
+        or (
+            t.state == TrialState.FAIL
+            and t.number not in retried
+            and t.user_attrs.get("fail_reason") != INTERRUPTED  # stopped by the user: not a result
+        )
         for t in trials
     )
     return counted, waiting
@@ -282,7 +289,7 @@ class OptunaSweeper:
                 )
             except BaseException as err:  # Ctrl-C, SIGTERM: the study stays consistent
                 interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
-                reason = "interrupted" if interrupted else f"{type(err).__name__}: {err}"
+                reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
                 for trial in batch:
                     trial.set_user_attr("fail_reason", reason[:2000])
                     study.tell(trial, state=TrialState.FAIL)
