@@ -3,6 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
+from audiostyle.cli import main as report_errors
 from audiostyle.cli import run_from_hydra
 from audiostyle.config import register_configs
 
@@ -15,4 +16,4 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
 
 
 if __name__ == "__main__":
-    main()
+    report_errors(main)

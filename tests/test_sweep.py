@@ -121,12 +121,60 @@ def test_two_workers_share_one_study(tmp_path):
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
 
 
+def wait_for_a_running_trial(tmp_path, name: str, seconds: float = 240) -> None:
+    import time
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        time.sleep(2)
+        if not (tmp_path / "optuna.db").exists():
+            continue  # opening it first would race the worker creating its tables
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # study or tables not there yet
+            continue
+        if any(t.state == TrialState.RUNNING for t in study.get_trials()):
+            return
+    raise AssertionError("the worker never started a trial")
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_fails_its_trial_and_resumes(tmp_path):
+    import signal
+
+    common = [
+        "sweep=alpha_lr",
+        "sweep.study_name=stopped",
+        "sweep.n_trials=2",
+        "sweep.pruner=none",
+    ]
+    cmd = [sys.executable, "run.py", "-m", *FAST, f"runs_dir={tmp_path}", *common]
+    with open(tmp_path / "stderr.txt", "w") as err:
+        worker = subprocess.Popen(
+            [*cmd, "optim.steps=2000"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err
+        )
+        wait_for_a_running_trial(tmp_path, "stopped")
+        worker.send_signal(signal.SIGINT)  # Ctrl-C
+        worker.wait(timeout=60)
+    assert worker.returncode != 0
+    (first,) = trials(tmp_path, "stopped")
+    assert first.state == TrialState.FAIL and first.user_attrs["fail_reason"] == "interrupted"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("audiostyle")
+    assert {r.info.status for r in client.search_runs([exp.experiment_id])} == {"KILLED"}
+    sweep(tmp_path, *common)  # the same command again resumes the study
+    done = trials(tmp_path, "stopped")
+    assert [t.state for t in done] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    statuses = {r.info.status for r in client.search_runs([exp.experiment_id])}
+    assert "RUNNING" not in statuses
+
+
 @pytest.mark.slow
 def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     import signal
     import time
 
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     common = [
         "sweep=alpha_lr",
         "sweep.study_name=dead",
@@ -145,21 +193,7 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
         *common,
     ]
     victim = subprocess.Popen(slow, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    running = []
-    while time.time() < deadline and not running:
-        time.sleep(2)
-        if not (tmp_path / "optuna.db").exists():
-            continue  # opening it first would race the worker creating its tables
-        try:
-            running = [
-                t
-                for t in optuna.load_study(study_name="dead", storage=storage).get_trials()
-                if t.state == TrialState.RUNNING
-            ]
-        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # study or tables not there yet
-            continue
-    assert running, "the first worker never started a trial"
+    wait_for_a_running_trial(tmp_path, "dead")
     victim.send_signal(signal.SIGKILL)  # no clean-up at all: only the missing heartbeat tells
     victim.wait(timeout=30)
     time.sleep(3)  # past the grace period of 2 heartbeats

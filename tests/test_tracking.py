@@ -121,7 +121,12 @@ def test_failing_run_is_failed_with_the_error(compose_config, tmp_path, monkeypa
     assert "snapshots/iter_0000.wav" in all_artifacts(client, r.info.run_id)
 
 
-def test_interrupted_run_is_killed(tmp_path):
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_interrupted_run_is_killed(tmp_path, signum):
     args = [
         "run.py",
         "audio.duration=0.5",
@@ -139,13 +144,17 @@ def test_interrupted_run_is_killed(tmp_path):
         text = seen.getvalue()
         if "s/step" in text or "step/s" in text:
             break
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
-    assert proc.returncode != 0
+    proc.send_signal(signum)
+    sent = time.time()
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (seen.getvalue() + rest)[-2000:]
+    assert time.time() - sent < 30  # a step, the artifacts and the store: seconds, not minutes
+    assert "audiostyle: interrupted" in rest
     client = client_for(tmp_path)
     (r,) = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
-    assert r.info.status == "KILLED"
+    assert r.info.status == "KILLED"  # and so nothing is left RUNNING
     assert "snapshots/iter_0000.wav" in all_artifacts(client, r.info.run_id)
+    assert list(tmp_path.rglob("snapshots/iter_0000.wav"))
 
 
 def test_flatten_and_redact():

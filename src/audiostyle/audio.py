@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 HOP = 512  # the encoder pools over 512 samples; every clip length is a multiple of it
 EXAMPLE_PREFIX = "example:"
+READ_MARGIN = 64  # frames read past the needed length, so the resampler sees the edge
+SILENCE = 1e-6  # a peak below this (-120 dBFS) is silence: it cannot be normalised or styled
 
 
 def example_names() -> list[str]:
@@ -38,31 +40,48 @@ def resolve_clip(spec: str) -> Path:
     return Path(spec).expanduser()
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Samples [frames, channels] as float32 and the file's rate, or a clear AudioError."""
+def read_audio(path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Samples [frames, channels] as float32 and the file's rate, or a clear AudioError.
+
+    With `max_seconds`, only that much (plus a margin for the resampler) is read, so a clip far
+    longer than the run needs costs no memory."""
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            rate = int(f.samplerate)
+            frames = -1 if max_seconds is None else int(np.ceil(max_seconds * rate)) + READ_MARGIN
+            data = f.read(frames, dtype="float32", always_2d=True)
+            if max_seconds is not None and f.frames > len(data):
+                log.info("%s: read the first %d of %d frames", path, len(data), f.frames)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioError(f"{path}: not a readable audio file ({err})") from None
+    except OSError as err:
+        raise AudioError(f"{path}: cannot be read ({err.strerror or err})") from None
     if data.size == 0:
         raise AudioError(f"{path}: contains no samples")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: contains NaN or infinite samples")
-    return data, int(rate)
+    return data, rate
 
 
-def to_mono(data: np.ndarray) -> np.ndarray:
-    return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+def to_mono(data: np.ndarray, name: str = "clip") -> np.ndarray:
+    if data.shape[1] == 1:
+        return data[:, 0]
+    log.info("%s: mixed %d channels down to mono (their mean)", name, data.shape[1])
+    return data.mean(axis=1)
 
 
-def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+def resample(x: np.ndarray, rate: int, target: int, name: str = "clip") -> np.ndarray:
     if rate == target:
         return x
-    return soxr.resample(x, rate, target, quality="HQ").astype(np.float32)
+    log.info("%s: resampled from %d Hz to %d Hz", name, rate, target)
+    try:
+        return soxr.resample(x, rate, target, quality="HQ").astype(np.float32)
+    except (ValueError, RuntimeError) as err:
+        raise AudioError(f"{name}: cannot resample from {rate} Hz to {target} Hz ({err})") from None
 
 
 def num_samples(duration: float, rate: int) -> int:
@@ -83,13 +102,13 @@ def fit_length(x: np.ndarray, n: int, name: str) -> np.ndarray:
 def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.ndarray:
     """One mono clip at `rate`, `n` samples long (None: keep the length), scaled to `peak`."""
     path = resolve_clip(spec)
-    data, file_rate = read_audio(path)
-    x = resample(to_mono(data), file_rate, rate)
+    data, file_rate = read_audio(path, None if n is None else n / rate)
+    x = resample(to_mono(data, str(path)), file_rate, rate, str(path))
     if n is not None:
         x = fit_length(x, n, str(path))
     top = float(np.max(np.abs(x))) if x.size else 0.0
-    if top == 0.0:
-        raise AudioError(f"{path}: is silent (all samples are zero) in the part used")
+    if top < SILENCE:
+        raise AudioError(f"{path}: is silent (peak {top:.3g}, below {SILENCE:g}) in the part used")
     if peak is not None:
         x = x * (peak / top)
     return np.ascontiguousarray(x, dtype=np.float32)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from audiostyle.config import to_config
-from audiostyle.errors import AudiostyleError
+from audiostyle.config import to_config, validate
+from audiostyle.errors import AudiostyleError, ConfigError, StorageError
+from audiostyle.files import storage_errors
 
 log = logging.getLogger("audiostyle")
 
@@ -23,16 +28,51 @@ def fail(err: AudiostyleError) -> None:
     sys.exit(err.exit_code)
 
 
+def one_line(err: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages (and their cause) as one line."""
+    parts = [str(err)]
+    if err.__cause__ is not None and str(err.__cause__) not in parts[0]:
+        parts.append(str(err.__cause__))
+    lines = [line.strip() for part in parts for line in part.splitlines()]
+    noise = ("provider=", "Config search", "full_key:", "reference_type=", "object_type=")
+    keep = [line for line in lines if line and not line.startswith(noise)]
+    return "; ".join(keep).replace(":; ", ": ").replace(".; ", "; ")
+
+
+def main(hydra_main: Callable[[], object]) -> None:
+    """Call a @hydra.main function; a config that does not compose (unknown option, bad
+    override syntax, wrong type) is one line and exit 2. HYDRA_FULL_ERROR=1 shows Hydra's own
+    report instead."""
+    signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run or sweep like Ctrl-C
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        hydra_main()
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then re-raises instead of printing
+    try:
+        with storage_errors():  # Hydra creates the run folder before our code runs
+            hydra_main()
+    except (HydraException, OmegaConfBaseException) as err:
+        fail(ConfigError(one_line(err)))
+    except StorageError as err:
+        fail(err)
+    except KeyboardInterrupt:  # outside a run: while Hydra starts, or between sweep trials
+        print("audiostyle: interrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
 def raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:
-    from audiostyle.runner import RunContext, run
-
     signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run like Ctrl-C: KILLED
     try:
         config = to_config(cfg)
+        validate(config)  # before the heavy imports below: a typo costs a second, not ten
+        from audiostyle.runner import RunContext, run
+
         hc = HydraConfig.get()
         ctx = RunContext(
             run_dir=Path(hc.runtime.output_dir),

@@ -207,13 +207,33 @@ def to_config(cfg: DictConfig | Config) -> Config:
     """Turn a composed DictConfig into the plain typed object the science modules take."""
     if isinstance(cfg, Config):
         return cfg
-    merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    schema = OmegaConf.structured(Config)
+    check_known_keys(cfg, schema)
+    merged = OmegaConf.merge(schema, cfg)
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         raise ConfigError(f"{missing[0]} must be set (for example {missing[0]}=...)")
     obj = OmegaConf.to_object(merged)
     assert isinstance(obj, Config)
     return obj
+
+
+def check_known_keys(cfg: DictConfig, schema: DictConfig, prefix: str = "") -> None:
+    """`+key=value` slips past Hydra's schema check; an unknown setting is a typo, so refuse it."""
+    for key in cfg:
+        if key == "hydra" and not prefix:
+            continue
+        name = f"{prefix}{key}"
+        if key not in schema:
+            raise ConfigError(f"{name} is not a setting; `python run.py --cfg job` lists them")
+        ref = schema._get_node(key)
+        value = cfg._get_node(key)
+        if (
+            isinstance(ref, DictConfig)
+            and isinstance(value, DictConfig)
+            and OmegaConf.get_type(ref) is not dict
+        ):
+            check_known_keys(value, ref, f"{name}.")
 
 
 def _require(ok: bool, message: str) -> None:

@@ -26,6 +26,17 @@ class CheckpointError(AudiostyleError):
 
 
 class NumericalError(AudiostyleError):
-    """The loss or gradient stopped being finite; the last finite snapshot is kept."""
+    """The loss or gradient stopped being finite; the last finite x_G is kept."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, iteration: int = -1, last_finite=None):
+        super().__init__(message)
+        self.iteration = iteration
+        self.last_finite = last_finite  # x_G(iteration) as a numpy array: its samples are finite
+
+
+class StorageError(AudiostyleError):
+    """An output cannot be written: the folder is not writable or the disk is full."""
 
     exit_code = 1

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -21,11 +22,12 @@ from tqdm import tqdm
 
 from audiostyle.audio import load_clip, num_samples, resolve_clip, write_wav
 from audiostyle.config import Config, Loudness, validate
-from audiostyle.files import atomic_path
-from audiostyle.metrics import evaluate
-from audiostyle.plots import save_loss_curves, save_spectrograms
-from audiostyle.report import write_run_report
-from audiostyle.tracking import MlflowTracker, flatten, git_commit, redact
+from audiostyle.errors import NumericalError
+from audiostyle.files import atomic_path, check_writable, storage_errors
+from audiostyle.redact import redact, redact_files
+
+if TYPE_CHECKING:  # metrics, plots and MLflow load only once the inputs are good (seconds)
+    from audiostyle.tracking import MlflowTracker
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker |
     """Start the MLflow run before any heavy work, so an unusable store fails early."""
     if not cfg.tracking.enabled:
         return None
+    from audiostyle.tracking import MlflowTracker, flatten, git_commit
+
     tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
     choices = ctx.choices
     name = "-".join(
@@ -114,6 +118,7 @@ def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker |
 
 def write_pictures(run_dir: Path, inputs: Inputs, result, rate: int, snapshots: list[int]) -> None:
     from audiostyle.audio import read_audio
+    from audiostyle.plots import save_loss_curves, save_spectrograms
 
     spec = run_dir / "spectrograms"
     clips = {"content": inputs.content, "style": inputs.style, "generated": result.output}
@@ -137,8 +142,13 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     """Run one transfer; every setting is checked before any audio is read."""
     validate(cfg)
     inputs = load_inputs(cfg)
-    ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    check_writable(ctx.run_dir, "the run's outputs")
+    if cfg.tracking.enabled and not cfg.tracking.uri:
+        check_writable(Path(cfg.runs_dir), "the MLflow store and its artifacts")
+    with storage_errors():
+        redact_files(ctx.run_dir / ".hydra")
+        config_yaml = redact(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        (ctx.run_dir / "config.yaml").write_text(config_yaml)
     reporter = None
     if cfg.sweep.trial_id is not None:  # a trial of an Optuna sweep
         from audiostyle.sweep import TrialReporter
@@ -146,7 +156,14 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         reporter = TrialReporter(cfg.sweep, cfg.runs_dir)
     tracker = open_tracker(cfg, ctx, reporter)
     try:
-        summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+        with storage_errors():
+            summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+    except NumericalError as err:
+        try:
+            keep_last_finite(ctx.run_dir, err, cfg.audio.sample_rate, inputs.paths)
+        finally:
+            end_tracker(tracker, ctx.run_dir, "FAILED", f"NumericalError: {err}")
+        raise
     except KeyboardInterrupt:
         end_tracker(tracker, ctx.run_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
         raise
@@ -172,10 +189,21 @@ def end_tracker(
     tags = dict(tags or {})
     if error:
         tags["error"] = error
-    if tags:
-        tracker.set_tags(tags)
-    tracker.log_artifacts(run_dir)
+    try:
+        if tags:
+            tracker.set_tags(tags)
+        tracker.log_artifacts(run_dir)
+    except Exception as err:  # a full disk must not leave the run RUNNING
+        log.warning("could not log the run's artifacts: %s", redact(str(err))[:300])
     tracker.end(status)
+
+
+def keep_last_finite(run_dir: Path, err: NumericalError, rate: int, protected) -> None:
+    """Write x_G as it stood when the loss stopped being finite (its samples are finite)."""
+    if err.last_finite is None:
+        return
+    path = write_wav(run_dir / "last_finite.wav", err.last_finite, rate, protected)
+    log.warning("kept the last finite x_G (iteration %d) in %s", err.iteration, path)
 
 
 def transfer_and_write(
@@ -187,6 +215,9 @@ def transfer_and_write(
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
 
     from audiostyle.encoder import build_network  # TensorFlow loads only once inputs are good
+    from audiostyle.metrics import evaluate
+    from audiostyle.report import write_run_report
+    from audiostyle.tracking import flatten
     from audiostyle.transfer import initial_waveform, run_transfer
 
     network = build_network(cfg)

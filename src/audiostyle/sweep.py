@@ -6,7 +6,9 @@ Each trial is an ordinary run launched by Hydra's launcher with the sampled over
 Optuna URL otherwise), so running the command again resumes it up to `sweep.n_trials`, and
 several processes started with the same command work on one study. A trial that raises is
 FAIL with its reason and the sweep goes on; a worker that dies stops sending heartbeats and
-its RUNNING trial is failed and retried by the next worker that looks.
+its RUNNING trial is failed and retried by the next worker that looks. Ctrl-C or SIGTERM stops
+the sweep: the running trial is FAIL with reason "interrupted" and does not count toward
+`sweep.n_trials`, so the same command resumes the study.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from optuna.trial import TrialState
 
 from audiostyle.config import SweepConfig, TrackingConfig
 from audiostyle.errors import ConfigError
+from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted"  # the fail_reason of a trial stopped by Ctrl-C or SIGTERM
 
 # Heartbeats, retries and stale-trial checks are marked experimental in Optuna; we rely on them
 # knowingly, and with ask/tell (not Study.optimize) we record the heartbeats ourselves.
@@ -136,7 +140,11 @@ def counted_trials(study: optuna.Study) -> tuple[int, int]:
     waiting = sum(t.state == TrialState.WAITING for t in trials)
     counted = sum(
         t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-        or (t.state == TrialState.FAIL and t.number not in retried)
+        or (
+            t.state == TrialState.FAIL
+            and t.number not in retried
+            and t.user_attrs.get("fail_reason") != INTERRUPTED  # stopped by the user: not a result
+        )
         for t in trials
     )
     return counted, waiting
@@ -245,7 +253,7 @@ class OptunaSweeper:
         log.info(
             "study %r in %s: %d trials requested",
             cfg.study_name,
-            storage_url(cfg, runs_dir),
+            redact(storage_url(cfg, runs_dir)),
             cfg.n_trials,
         )
         while True:
@@ -279,12 +287,27 @@ class OptunaSweeper:
                 returns: Sequence[JobReturn] = self.launcher.launch(
                     jobs, initial_job_idx=batch[0].number
                 )
-            except BaseException:
+            except BaseException as err:  # Ctrl-C, SIGTERM: the study stays consistent
+                interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+                reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
                 for trial in batch:
+                    trial.set_user_attr("fail_reason", reason[:2000])
                     study.tell(trial, state=TrialState.FAIL)
+                self.end_parent(parent, "KILLED" if interrupted else "FAILED")
                 raise
         for trial, ret in zip(batch, returns, strict=True):
             tell(study, cfg, trial, ret)
+
+    def end_parent(self, parent: str | None, status: str) -> None:
+        """End the sweep's MLflow run when the sweep stops early; a rerun resumes it."""
+        if parent is None:
+            return
+        from audiostyle.tracking import MlflowTracker
+
+        _, runs_dir, tracking = self._settings()
+        tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+        tracker.run_id = parent
+        tracker.end(status)
 
 
 def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobReturn) -> None:
@@ -320,9 +343,10 @@ def open_parent_run(
     from audiostyle.tracking import MlflowTracker
 
     known = study.user_attrs.get("mlflow_parent_run_id")
-    if known:
-        return known
     tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+    if known:
+        tracker.client.update_run(known, status="RUNNING")  # resumed after an interruption
+        return known
     run_id = tracker.start(
         f"sweep-{cfg.study_name}",
         {

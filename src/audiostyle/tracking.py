@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import re
+import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -23,19 +24,31 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle.config import TrackingConfig
 from audiostyle.errors import AudiostyleError
+from audiostyle.redact import redact
 
 MAX_PARAM_LENGTH = 6000
 FLUSH_EVERY = 200
-SECRET_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
-
-
-def redact(text: str) -> str:
-    """Hide the password of any URL in text (`scheme://user:***@host`)."""
-    return SECRET_IN_URL.sub(r"\1***@", text)
+REACH_TIMEOUT = 5.0  # seconds to wait for a tracking server to accept a connection
 
 
 def store_uri(cfg: TrackingConfig, runs_dir: Path) -> str:
     return cfg.uri or f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
+
+
+def check_reachable(uri: str, timeout: float = REACH_TIMEOUT) -> None:
+    """A tracking server that does not answer fails now, in seconds, not after MLflow's
+    HTTP retries (minutes) and not after the optimisation."""
+    url = urllib.parse.urlsplit(uri)
+    if url.scheme not in ("http", "https"):
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError as err:
+        raise AudiostyleError(
+            f"tracking server {redact(uri)} is not reachable ({err.strerror or err}); "
+            "start it, fix tracking.uri, or use tracking=none"
+        ) from None
 
 
 def flatten(tree: object, prefix: str = "") -> dict[str, str]:
@@ -83,6 +96,7 @@ class MlflowTracker:
 
     def __init__(self, cfg: TrackingConfig, runs_dir: Path, experiment: str):
         self.uri = store_uri(cfg, runs_dir)
+        check_reachable(self.uri)
         try:
             with sqlite_init_lock(self.uri):  # opening the store creates or migrates its schema
                 self.client = MlflowClient(tracking_uri=self.uri)

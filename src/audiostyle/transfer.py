@@ -162,7 +162,9 @@ def run_transfer(
                 raise NumericalError(
                     f"the loss or its gradient is not finite at iteration {i} "
                     f"(loss {stats.total}, gradient norm {stats.grad_norm}); "
-                    "try a smaller optim.lr; the snapshots written so far are kept"
+                    "try a smaller optim.lr; the snapshots so far and last_finite.wav are kept",
+                    iteration=i,
+                    last_finite=adam.waveform(),  # the step refused the update: still finite
                 )
             for k in keys:
                 result.history[k].append(getattr(stats, k))

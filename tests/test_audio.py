@@ -1,0 +1,115 @@
+"""The audio loader on whatever a user has: every file is a valid clip or a clear AudioError."""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from audiostyle.audio import HOP, load_clip, write_wav
+from audiostyle.errors import AudioError
+
+RATE = 16000
+SUBTYPES = {  # soundfile subtype -> the numpy dtype written
+    "PCM_U8": np.int16,
+    "PCM_16": np.int16,
+    "PCM_24": np.int32,
+    "PCM_32": np.int32,
+    "FLOAT": np.float32,
+    "DOUBLE": np.float64,
+}
+
+
+@st.composite
+def audio_files(draw):
+    subtype = draw(st.sampled_from(sorted(SUBTYPES)))
+    dtype = SUBTYPES[subtype]
+    shape = (draw(st.integers(0, 3000)), draw(st.integers(1, 6)))
+    if np.issubdtype(dtype, np.integer):
+        elements = st.integers(np.iinfo(dtype).min, np.iinfo(dtype).max)
+    else:
+        elements = st.floats(width=32 if dtype == np.float32 else 64, allow_subnormal=True)
+    data = draw(arrays(dtype, shape, elements=elements))
+    rate = draw(st.integers(1, 400_000))
+    return data, rate, subtype
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(audio_files(), st.sampled_from([None, 1024, 48000]), st.sampled_from([None, 0.9]))
+def test_any_file_is_a_clip_or_a_clear_error(file, n, peak):
+    data, rate, subtype = file
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.wav"
+        sf.write(path, data, rate, subtype=subtype)
+        try:
+            x = load_clip(str(path), RATE, n, peak)
+        except AudioError as err:
+            assert str(path) in str(err)
+            event(str(err).split(": ")[1].split(" (")[0])
+            return
+    event("a valid clip")
+    assert x.dtype == np.float32 and x.ndim == 1 and np.all(np.isfinite(x))
+    if n is not None:
+        assert len(x) == n
+    if peak is not None:
+        assert np.max(np.abs(x)) == pytest.approx(peak, rel=1e-5)
+
+
+def test_stereo_resampled_long_clip_is_mixed_resampled_and_cropped(tmp_path, caplog):
+    t = np.arange(44100 * 60) / 44100  # a minute at 44.1 kHz, far longer than needed
+    left, right = 0.5 * np.sin(2 * np.pi * 440 * t), 0.1 * np.sin(2 * np.pi * 880 * t)
+    path = tmp_path / "long.wav"
+    sf.write(path, np.stack([left, right], axis=1), 44100, subtype="PCM_24")
+    caplog.set_level("INFO")
+    x = load_clip(str(path), RATE, 2 * HOP, None)
+    assert len(x) == 2 * HOP
+    mixed = (left + right)[: 2 * HOP * 44100 // RATE] / 2
+    assert np.max(np.abs(x)) == pytest.approx(np.max(np.abs(mixed)), rel=0.05)
+    for words in ("mixed 2 channels", "resampled from 44100 Hz", "read the first", "cropped"):
+        assert words in caplog.text, words
+
+
+def test_a_clip_shorter_than_one_hop_is_zero_padded(tmp_path):
+    path = tmp_path / "short.wav"
+    sf.write(path, np.full(100, 0.25), RATE)
+    x = load_clip(str(path), RATE, HOP, 0.5)
+    assert len(x) == HOP and np.allclose(x[:100], 0.5) and not np.any(x[100:])
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b""), "not a readable audio file"),
+        (lambda p: p.write_text("not audio at all\n" * 50), "not a readable audio file"),
+        (lambda p: sf.write(p, np.zeros((0, 1)), RATE), "contains no samples"),
+        (lambda p: sf.write(p, np.zeros(4000), RATE), "is silent"),
+        (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2]), RATE, "FLOAT"), "NaN or infinite"),
+        (lambda p: sf.write(p, np.array([0.1, np.inf]), RATE, "DOUBLE"), "NaN or infinite"),
+    ],
+    ids=["missing", "directory", "empty", "text", "no-frames", "silent", "nan", "inf"],
+)
+def test_bad_clips_name_the_file_and_the_reason(tmp_path, make, reason):
+    path = tmp_path / "in.wav"
+    make(path)
+    with pytest.raises(AudioError) as err:
+        load_clip(str(path), RATE, 1024, 0.9)
+    assert str(path) in str(err.value) and reason in str(err.value)
+
+
+def test_write_wav_refuses_non_finite_samples_and_inputs(tmp_path):
+    out = tmp_path / "out.wav"
+    with pytest.raises(AudioError, match="non-finite"):
+        write_wav(out, np.array([0.0, np.nan], np.float32), RATE)
+    assert not out.exists() and not list(tmp_path.iterdir())
+    source = tmp_path / "source.wav"
+    sf.write(source, np.full(64, 0.1), RATE)
+    before = source.read_bytes()
+    with pytest.raises(AudioError, match="refusing to overwrite an input"):
+        write_wav(source, np.zeros(64, np.float32), RATE, protected=(source,))
+    assert source.read_bytes() == before
