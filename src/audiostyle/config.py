@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from audiostyle.errors import ConfigError
 from audiostyle.layers import check_layer_names, layers_of
@@ -211,9 +213,19 @@ def to_config(cfg: DictConfig | Config) -> Config:
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         raise ConfigError(f"{missing[0]} must be set (for example {missing[0]}=...)")
-    obj = OmegaConf.to_object(merged)
+    obj = resolved(merged)
     assert isinstance(obj, Config)
     return obj
+
+
+def resolved(node: DictConfig) -> Any:
+    """The node as plain objects; an interpolation that cannot be resolved (an environment
+    variable not set, as `tracking=server` and `cluster=shared` need) is a ConfigError."""
+    try:
+        return OmegaConf.to_object(node)
+    except InterpolationResolutionError as err:
+        reason = str(err).splitlines()[0]
+        raise ConfigError(f"{err.full_key}: {reason}") from None
 
 
 def _require(ok: bool, message: str) -> None:

@@ -138,7 +138,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     validate(cfg)
     inputs = load_inputs(cfg)
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    (ctx.run_dir / "config.yaml").write_text(redact(OmegaConf.to_yaml(OmegaConf.structured(cfg))))
     reporter = None
     if cfg.sweep.trial_id is not None:  # a trial of an Optuna sweep
         from audiostyle.sweep import TrialReporter
