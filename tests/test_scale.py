@@ -20,6 +20,8 @@ from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from audiostyle.errors import ConfigError
+
 from conftest import CONF, ROOT
 from test_sweep import FAST
 
@@ -190,3 +192,9 @@ def test_launcher_options_compose(monkeypatch):
     assert slurm.tracking.uri == "http://127.0.0.1:5000"
     assert slurm.sweep.storage == "postgresql+psycopg://u@db.example/optuna"
     assert joblib.hydra.launcher._target_.endswith("joblib_launcher.JoblibLauncher")
+
+
+def test_server_tracking_without_its_variable_is_a_config_error(compose_config, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ConfigError, match="tracking.uri: .*MLFLOW_TRACKING_URI"):
+        compose_config("tracking=server")

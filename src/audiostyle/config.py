@@ -209,8 +209,11 @@ def to_config(cfg: DictConfig | Config) -> Config:
     """Turn a composed DictConfig into the plain typed object the science modules take."""
     if isinstance(cfg, Config):
         return cfg
-    merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-    missing = sorted(OmegaConf.missing_keys(merged))
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        missing = sorted(OmegaConf.missing_keys(merged))
+    except InterpolationResolutionError as err:
+        raise unresolved(err) from None
     if missing:
         raise ConfigError(f"{missing[0]} must be set (for example {missing[0]}=...)")
     obj = resolved(merged)
@@ -218,14 +221,17 @@ def to_config(cfg: DictConfig | Config) -> Config:
     return obj
 
 
-def resolved(node: DictConfig) -> Any:
+def resolved(node: DictConfig, prefix: str = "") -> Any:
     """The node as plain objects; an interpolation that cannot be resolved (an environment
     variable not set, as `tracking=server` and `cluster=shared` need) is a ConfigError."""
     try:
         return OmegaConf.to_object(node)
     except InterpolationResolutionError as err:
-        reason = str(err).splitlines()[0]
-        raise ConfigError(f"{err.full_key}: {reason}") from None
+        raise unresolved(err, prefix) from None
+
+
+def unresolved(err: InterpolationResolutionError, prefix: str = "") -> ConfigError:
+    return ConfigError(f"{prefix}{err.full_key}: {str(err).splitlines()[0]}")
 
 
 def _require(ok: bool, message: str) -> None:

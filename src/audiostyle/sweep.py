@@ -260,9 +260,12 @@ class OptunaSweeper:
 
     def _settings(self) -> tuple[SweepConfig, str, TrackingConfig]:
         assert self.config is not None
-        sweep = resolved(OmegaConf.merge(OmegaConf.structured(SweepConfig), self.config.sweep))
+        sweep = resolved(
+            OmegaConf.merge(OmegaConf.structured(SweepConfig), self.config.sweep), "sweep."
+        )
         tracking = resolved(
-            OmegaConf.merge(OmegaConf.structured(TrackingConfig), self.config.tracking)
+            OmegaConf.merge(OmegaConf.structured(TrackingConfig), self.config.tracking),
+            "tracking.",
         )
         return sweep, str(self.config.runs_dir), tracking
 
