@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,9 @@ def main() -> None:
                 )
         finally:
             subprocess.run([SCRIPT, "stop", state], env=env)
+            outside = state / "pgdata.path"  # as root the data lives in a postgres-owned folder
+            if outside.exists():
+                shutil.rmtree(outside.read_text().strip(), ignore_errors=True)
     a, b = statistics.median(one), statistics.median(many)
     print(
         f"{args.trials} trials, median of {args.repeats}: 1 worker {a:.1f} s, "
