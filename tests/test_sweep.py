@@ -117,7 +117,7 @@ def test_two_workers_share_one_study(tmp_path):
     done = trials(tmp_path, "parallel")
     numbers = [t.number for t in done]
     assert len(numbers) == len(set(numbers)) >= 4
-    assert len(done) <= 5  # at most one over: each worker checks the count before asking
+    assert len(done) == 4  # exactly: workers count and ask under a lock (sweep.study_lock)
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
 
 
@@ -205,3 +205,27 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     assert retries[0].params == done[0].params
     assert not [t for t in done if t.state == TrialState.RUNNING]
     assert sum(t.state == TrialState.COMPLETE for t in done) == 2
+
+
+def test_workers_count_and_ask_one_at_a_time(tmp_path):
+    """study_lock: a second holder waits until the first lets go (SQLite: a file lock)."""
+    import threading
+    import time
+
+    from audiostyle.sweep import study_lock
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="lock", storage=url)
+    order = []
+
+    def second():
+        with study_lock(study, url):
+            order.append("second")
+
+    with study_lock(study, url):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        order.append("first")
+    thread.join(timeout=10)
+    assert order == ["first", "second"]

@@ -191,3 +191,20 @@ def test_two_runs_compared_in_one_page(compose_config, tmp_path):
     args = ["--experiment", "audiostyle", "--metric", "eval/style_distance", "--top", "1"]
     assert compare.main([*args, "--tracking-uri", uri, "--out", str(top)]) == 0
     assert top.read_text().count("data:audio/wav;base64,") == 1
+
+
+def test_hydra_files_are_uploaded_without_url_passwords(tmp_path):
+    from audiostyle.config import TrackingConfig
+    from audiostyle.tracking import MlflowTracker
+
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    url = "postgresql+psycopg://me:s3cret@db.example:5432/optuna"
+    (run_dir / ".hydra" / "overrides.yaml").write_text(f"- sweep.storage={url}\n")
+    tracker = MlflowTracker(TrackingConfig(), tmp_path, "audiostyle")
+    run_id = tracker.start("r", {}, {})
+    tracker.log_artifacts(run_dir)
+    local = MlflowClient(tracker.uri).download_artifacts(run_id, "hydra", str(tmp_path / "dl"))
+    uploaded = (Path(local) / "overrides.yaml").read_text()
+    assert "s3cret" not in uploaded and "me:***@db.example" in uploaded
+    assert "s3cret" in (run_dir / ".hydra" / "overrides.yaml").read_text()  # input untouched

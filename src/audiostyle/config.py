@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from audiostyle.errors import ConfigError
 from audiostyle.layers import check_layer_names, layers_of
@@ -209,11 +211,14 @@ def to_config(cfg: DictConfig | Config) -> Config:
         return cfg
     schema = OmegaConf.structured(Config)
     check_known_keys(cfg, schema)
-    merged = OmegaConf.merge(schema, cfg)
-    missing = sorted(OmegaConf.missing_keys(merged))
+    try:
+        merged = OmegaConf.merge(schema, cfg)
+        missing = sorted(OmegaConf.missing_keys(merged))
+    except InterpolationResolutionError as err:
+        raise unresolved(err) from None
     if missing:
         raise ConfigError(f"{missing[0]} must be set (for example {missing[0]}=...)")
-    obj = OmegaConf.to_object(merged)
+    obj = resolved(merged)
     assert isinstance(obj, Config)
     return obj
 
@@ -234,6 +239,19 @@ def check_known_keys(cfg: DictConfig, schema: DictConfig, prefix: str = "") -> N
             and OmegaConf.get_type(ref) is not dict
         ):
             check_known_keys(value, ref, f"{name}.")
+
+
+def resolved(node: DictConfig, prefix: str = "") -> Any:
+    """The node as plain objects; an interpolation that cannot be resolved (an environment
+    variable not set, as `tracking=server` and `cluster=shared` need) is a ConfigError."""
+    try:
+        return OmegaConf.to_object(node)
+    except InterpolationResolutionError as err:
+        raise unresolved(err, prefix) from None
+
+
+def unresolved(err: InterpolationResolutionError, prefix: str = "") -> ConfigError:
+    return ConfigError(f"{prefix}{err.full_key}: {str(err).splitlines()[0]}")
 
 
 def _require(ok: bool, message: str) -> None:

@@ -13,12 +13,17 @@ the sweep: the running trial is FAIL with reason "interrupted" and does not coun
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import random
+import socket
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +43,8 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from audiostyle.config import SweepConfig, TrackingConfig
-from audiostyle.errors import ConfigError
+from audiostyle.config import SweepConfig, TrackingConfig, resolved
+from audiostyle.errors import AudiostyleError, ConfigError
 from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
@@ -63,7 +68,10 @@ def make_storage(cfg: SweepConfig, runs_dir: str) -> optuna.storages.BaseStorage
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite"):
+        engine: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    else:  # a database server: drop connections it closed while a long trial ran
+        engine = {"pool_pre_ping": True, "pool_recycle": 1800}
     return optuna.storages.RDBStorage(
         url,
         engine_kwargs=engine,
@@ -73,6 +81,44 @@ def make_storage(cfg: SweepConfig, runs_dir: str) -> optuna.storages.BaseStorage
             max_retry=cfg.max_retry
         ),
     )
+
+
+def file_of(url: str) -> Path | None:
+    """The file behind a SQLite or journal storage URL; None for a database server."""
+    for prefix in ("sqlite:///", "journal://"):
+        if url.startswith(prefix):
+            return Path(url[len(prefix) :])
+    return None
+
+
+@contextlib.contextmanager
+def study_lock(study: optuna.Study, url: str) -> Iterator[None]:
+    """One worker at a time counts the study's trials and asks for new ones, so parallel
+    workers stop at exactly n_trials: a PostgreSQL advisory lock (released by the server if
+    the worker dies), or a file lock next to a SQLite or journal file. Other databases get no
+    lock and may overshoot by one trial per extra worker."""
+    path = file_of(url)
+    if path is not None:
+        with open(f"{path}.ask.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    storage = getattr(study._storage, "_backend", study._storage)  # Optuna wraps RDBStorage
+    engine = getattr(storage, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        yield
+        return
+    key = zlib.crc32(f"audiostyle-sweep:{study.study_name}".encode())
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
 
 
 def make_pruner(cfg: SweepConfig) -> optuna.pruners.BasePruner:
@@ -104,9 +150,11 @@ def load_study(cfg: SweepConfig, runs_dir: str, attempts: int = 5) -> optuna.Stu
                 pruner=make_pruner(cfg),
                 load_if_exists=True,
             )
-        except sqlalchemy.exc.SQLAlchemyError:
+        except sqlalchemy.exc.SQLAlchemyError as err:
             if attempt == attempts - 1:
-                raise
+                url = redact(storage_url(cfg, runs_dir))
+                reason = redact(str(err).splitlines()[0])[:300]
+                raise AudiostyleError(f"Optuna storage {url} is not usable: {reason}") from None
             time.sleep(0.5 + random.random())
     raise AssertionError("unreachable")
 
@@ -128,8 +176,8 @@ def distribution(override: Override) -> BaseDistribution:
     )
 
 
-def counted_trials(study: optuna.Study) -> tuple[int, int]:
-    """(trials that count toward n_trials, trials waiting to be retried)."""
+def counted_trials(study: optuna.Study) -> tuple[int, int, int]:
+    """(trials that count toward n_trials, trials waiting to be retried, trials running)."""
     trials = study.get_trials(deepcopy=False)
     retried = {
         n
@@ -138,6 +186,7 @@ def counted_trials(study: optuna.Study) -> tuple[int, int]:
         if n is not None
     }
     waiting = sum(t.state == TrialState.WAITING for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
     counted = sum(
         t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
         or (
@@ -147,7 +196,7 @@ def counted_trials(study: optuna.Study) -> tuple[int, int]:
         )
         for t in trials
     )
-    return counted, waiting
+    return counted, waiting, running
 
 
 class Heartbeat:
@@ -218,11 +267,12 @@ class OptunaSweeper:
 
     def _settings(self) -> tuple[SweepConfig, str, TrackingConfig]:
         assert self.config is not None
-        sweep = OmegaConf.to_object(
-            OmegaConf.merge(OmegaConf.structured(SweepConfig), self.config.sweep)
+        sweep = resolved(
+            OmegaConf.merge(OmegaConf.structured(SweepConfig), self.config.sweep), "sweep."
         )
-        tracking = OmegaConf.to_object(
-            OmegaConf.merge(OmegaConf.structured(TrackingConfig), self.config.tracking)
+        tracking = resolved(
+            OmegaConf.merge(OmegaConf.structured(TrackingConfig), self.config.tracking),
+            "tracking.",
         )
         return sweep, str(self.config.runs_dir), tracking
 
@@ -249,23 +299,39 @@ class OptunaSweeper:
         cfg, runs_dir, tracking = self._settings()
         fixed, space = self._split(arguments, cfg)
         study = load_study(cfg, runs_dir)
-        parent = open_parent_run(study, cfg, tracking, runs_dir)
-        log.info(
-            "study %r in %s: %d trials requested",
-            cfg.study_name,
-            redact(storage_url(cfg, runs_dir)),
-            cfg.n_trials,
-        )
+        url = storage_url(cfg, runs_dir)
+        with study_lock(study, url):  # one parent run, however many workers start at once
+            parent = open_parent_run(study, cfg, tracking, runs_dir)
+        log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
         while True:
-            optuna.storages.fail_stale_trials(study)
-            counted, waiting = counted_trials(study)
-            free = max(cfg.n_trials - counted, 0) + waiting
-            if free == 0:
+            batch = self._next_batch(study, cfg, space, url)
+            if batch is None:
                 break
-            batch = [study.ask(space) for _ in range(min(cfg.n_jobs, free))]
-            self._run_batch(study, cfg, fixed, batch, parent)
+            if batch:
+                self._run_batch(study, cfg, fixed, batch, parent)
+            else:  # others still run trials; one whose worker died will come back to be retried
+                time.sleep(cfg.heartbeat_seconds)
         finish_parent_run(study, cfg, tracking, runs_dir, parent)
         return study
+
+    def _next_batch(
+        self,
+        study: optuna.Study,
+        cfg: SweepConfig,
+        space: dict[str, BaseDistribution],
+        url: str,
+    ) -> list[optuna.Trial] | None:
+        """New trials for this worker; [] to wait for other workers' trials; None when done."""
+        with study_lock(study, url):
+            optuna.storages.fail_stale_trials(study)
+            counted, waiting, running = counted_trials(study)
+            free = max(cfg.n_trials - counted, 0) + waiting
+            if free == 0:
+                return [] if running else None
+            batch = [study.ask(space) for _ in range(min(cfg.n_jobs, free))]
+        for trial in batch:  # which machine and process ran it, for whoever reads the study
+            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        return batch
 
     def _run_batch(
         self,

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -29,6 +30,18 @@ from audiostyle.redact import redact
 MAX_PARAM_LENGTH = 6000
 FLUSH_EVERY = 200
 REACH_TIMEOUT = 5.0  # seconds to wait for a tracking server to accept a connection
+
+
+@contextlib.contextmanager
+def redacted_copy(folder: Path) -> Iterator[Path]:
+    """A temporary copy of a folder of text files with every URL password hidden: Hydra's
+    config.yaml and overrides.yaml hold the command line, which may carry a database URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in folder.iterdir():
+            if path.is_file():
+                text = path.read_text(errors="replace")
+                (Path(tmp) / path.name).write_text(redact(text))
+        yield Path(tmp)
 
 
 def store_uri(cfg: TrackingConfig, runs_dir: Path) -> str:
@@ -162,9 +175,9 @@ class MlflowTracker:
         if self.run_id:
             for path in sorted(run_dir.iterdir()):
                 if path.name.startswith("."):
-                    sub = "hydra" if path.name == ".hydra" else None
-                    if sub and path.is_dir():
-                        self.client.log_artifacts(self.run_id, str(path), sub)
+                    if path.name == ".hydra" and path.is_dir():
+                        with redacted_copy(path) as copy:
+                            self.client.log_artifacts(self.run_id, str(copy), "hydra")
                 elif path.is_dir():
                     self.client.log_artifacts(self.run_id, str(path), path.name)
                 else:

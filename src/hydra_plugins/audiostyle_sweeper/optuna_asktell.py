@@ -23,5 +23,11 @@ class OptunaAskTellSweeper(Sweeper):
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
+        from audiostyle.cli import fail
+        from audiostyle.errors import AudiostyleError
+
         assert self._impl is not None, "setup() runs before sweep()"
-        return self._impl.sweep(arguments)
+        try:
+            return self._impl.sweep(arguments)
+        except AudiostyleError as err:  # bad sweep settings: one line, exit 2, as for a run
+            fail(err)
