@@ -84,12 +84,16 @@ def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.nda
     """One mono clip at `rate`, `n` samples long (None: keep the length), scaled to `peak`."""
     path = resolve_clip(spec)
     data, file_rate = read_audio(path)
-    x = resample(to_mono(data), file_rate, rate)
+    return finish_clip(resample(to_mono(data), file_rate, rate), n, peak, str(path))
+
+
+def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> np.ndarray:
+    """Crop or pad to `n` samples, refuse silence, scale to `peak` (None: keep the level)."""
     if n is not None:
-        x = fit_length(x, n, str(path))
+        x = fit_length(x, n, name)
     top = float(np.max(np.abs(x))) if x.size else 0.0
     if top == 0.0:
-        raise AudioError(f"{path}: is silent (all samples are zero) in the part used")
+        raise AudioError(f"{name}: is silent (all samples are zero) in the part used")
     if peak is not None:
         x = x * (peak / top)
     return np.ascontiguousarray(x, dtype=np.float32)
