@@ -11,6 +11,7 @@ process, so a reproduction of several experiments indexes a TFRecord once.
 
 from __future__ import annotations
 
+import abc
 import functools
 import json
 import re
@@ -64,14 +65,15 @@ def is_note_str(text: str) -> bool:
 
 
 @dataclass
-class NSynthDataset:
+class NSynthDataset(abc.ABC):
     """Metadata of every note (examples.json fields, no audio) and a way to read one note."""
 
     root: Path
     notes: dict[str, dict]
 
+    @abc.abstractmethod
     def audio(self, name: str) -> tuple[np.ndarray, int]:
-        raise NotImplementedError
+        """One note's samples (mono float32) and its sample rate."""
 
     def select(
         self,
