@@ -15,6 +15,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return {r[0].lstrip("| "): r[1:] for r in rows[1:]}
 
 
+@pytest.mark.slow  # test_config runs every experiment in the default suite; this adds the table
 def test_one_experiment_runs_and_lands_in_the_table(tmp_path):
     notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
     root = write_nsynth_folder(tmp_path / "nsynth", notes)
