@@ -44,3 +44,55 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 300):
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def harmonic_note(pitch: int, n: int = 16000, rate: int = 16000):
+    """A note-like test tone: three harmonics at the MIDI pitch's frequency, decaying."""
+    import numpy as np
+
+    f = 440.0 * 2 ** ((pitch - 69) / 12)
+    t = np.arange(n) / rate
+    x = sum(np.sin(2 * np.pi * k * f * t) / k for k in (1, 2, 3)) * np.exp(-t)
+    return (0.3 * x).astype(np.float32)
+
+
+def write_nsynth_folder(root: Path, notes: dict[str, object], rate: int = 16000) -> Path:
+    """An NSynth folder layout: examples.json with NSynth's fields, audio/<note_str>.wav."""
+    import json
+
+    import soundfile as sf
+
+    families = ["bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed"]
+    families += ["string", "synth_lead", "vocal"]
+    (root / "audio").mkdir(parents=True)
+    examples = {}
+    for i, (name, audio) in enumerate(notes.items()):
+        family_source, pitch, velocity = name.split("-")
+        family, source, instrument = family_source.rsplit("_", 2)
+        examples[name] = {
+            "note": i,
+            "note_str": name,
+            "instrument": int(instrument),
+            "instrument_str": family_source,
+            "pitch": int(pitch),
+            "velocity": int(velocity),
+            "sample_rate": rate,
+            "qualities": [0] * 10,
+            "qualities_str": [],
+            "instrument_family": families.index(family),
+            "instrument_family_str": family,
+            "instrument_source": ["acoustic", "electronic", "synthetic"].index(source),
+            "instrument_source_str": source,
+        }
+        sf.write(root / "audio" / f"{name}.wav", audio, rate, subtype="FLOAT")
+    (root / "examples.json").write_text(json.dumps(examples))
+    return root
+
+
+PAPER_NOTES = {  # the notes conf/experiment/ names, as the renderer writes them
+    "vocal_synthetic_052-048-100": 48,
+    "vocal_synthetic_052-055-100": 55,
+    "flute_synthetic_073-060-100": 60,
+    "flute_synthetic_073-064-100": 64,
+    "flute_synthetic_073-067-100": 67,
+}

@@ -104,11 +104,16 @@ def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.nda
     path = resolve_clip(spec)
     data, file_rate = read_audio(path, None if n is None else n / rate)
     x = resample(to_mono(data, str(path)), file_rate, rate, str(path))
+    return finish_clip(x, n, peak, str(path))
+
+
+def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> np.ndarray:
+    """Crop or pad to `n` samples, refuse silence, scale to `peak` (None: keep the level)."""
     if n is not None:
-        x = fit_length(x, n, str(path))
+        x = fit_length(x, n, name)
     top = float(np.max(np.abs(x))) if x.size else 0.0
     if top < SILENCE:
-        raise AudioError(f"{path}: is silent (peak {top:.3g}, below {SILENCE:g}) in the part used")
+        raise AudioError(f"{name}: is silent (peak {top:.3g}, below {SILENCE:g}) in the part used")
     if peak is not None:
         x = x * (peak / top)
     return np.ascontiguousarray(x, dtype=np.float32)

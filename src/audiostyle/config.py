@@ -139,6 +139,22 @@ class EncoderConfig:
 
 
 @dataclass
+class DataConfig:
+    """Where `nsynth:NOTE_STR` clips come from (see clipspec.py, nsynth_data.py)."""
+
+    nsynth_root: str | None = None  # a folder with examples.json + audio/, or a .tfrecord file
+
+
+@dataclass
+class MeasureConfig:
+    """Optional measurements (measure.py; need the `eval` extra): which apply to this run."""
+
+    pitch: bool = False  # pyin f0 of x_G, x_C, x_S and how often x_G is within 50 cents
+    speech: bool = False  # word error rate of x_G and x_C (offline recogniser)
+    transcript: str | None = None  # x_C's words; None: the recogniser's reading of x_C
+
+
+@dataclass
 class RuntimeConfig:
     xla: bool = True  # compile the Adam step with XLA
     log_every: int = 1  # steps between progress/metric updates
@@ -183,6 +199,8 @@ class Config:
     init: InitConfig = field(default_factory=InitConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
@@ -296,6 +314,7 @@ def validate(cfg: Config) -> None:
         0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
     )
+    validate_clips(cfg)
     valid = layers_of(cfg.encoder.network.value)
     check_layer_names([cfg.content_layer.layer], "content_layer.layer", valid)
     layers = cfg.style_layers.layers
@@ -335,6 +354,14 @@ def validate(cfg: Config) -> None:
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
+
+
+def validate_clips(cfg: Config) -> None:
+    """Clip specs well formed; NSynth root and notes present (reads metadata, never audio)."""
+    from audiostyle.clipspec import check
+
+    for key, spec in (("audio.content", cfg.audio.content), ("audio.style", cfg.audio.style)):
+        check(spec, key, cfg.data.nsynth_root, cfg.audio.sample_rate)
 
 
 def validate_sweep(s: SweepConfig) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from audiostyle.audio import load_clip, num_samples, resolve_clip, write_wav
+from audiostyle import clipspec
+from audiostyle.audio import num_samples, write_wav
 from audiostyle.config import Config, Loudness, validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import atomic_path, check_writable, storage_errors
@@ -52,9 +53,11 @@ def load_inputs(cfg: Config) -> Inputs:
     a = cfg.audio
     n = num_samples(a.duration, a.sample_rate)
     peak = a.peak if a.loudness == Loudness.peak else None
-    content = load_clip(a.content, a.sample_rate, n, peak)
-    style = load_clip(a.style, a.sample_rate, n, peak)
-    return Inputs(content, style, (resolve_clip(a.content), resolve_clip(a.style)))
+    root = cfg.data.nsynth_root
+    content = clipspec.load(a.content, a.sample_rate, n, peak, root)
+    style = clipspec.load(a.style, a.sample_rate, n, peak, root)
+    paths = clipspec.input_paths(a.content, root) + clipspec.input_paths(a.style, root)
+    return Inputs(content, style, paths)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -215,6 +218,7 @@ def transfer_and_write(
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
 
     from audiostyle.encoder import build_network  # TensorFlow loads only once inputs are good
+    from audiostyle.measure import measure
     from audiostyle.metrics import evaluate
     from audiostyle.report import write_run_report
     from audiostyle.tracking import flatten
@@ -274,6 +278,9 @@ def transfer_and_write(
         "time/seconds_per_step": float(np.median(h["seconds"])),
     }
     summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
+    summary.update(
+        measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
+    )
     write_json(run_dir / "summary.json", {**summary, "device": result.device, "output": str(out)})
     write_pictures(run_dir, inputs, result, rate, cfg.snapshots)
     params = flatten(dataclasses.asdict(cfg))

@@ -1,0 +1,168 @@
+"""`python -m audiostyle.reproduce --data DIR`: the paper's five experiments and their table.
+
+Runs pitch_pitch_low_high, pitch_pitch_high_low, chord_pitch, pitch_chord and voice_flute as
+ordinary runs (each its own run folder and MLflow run), then writes `paper_table.md`: the total
+loss at iterations 0, 50 and 99 (the paper's form; steps/2 and steps-1 with --steps) and the
+measurements (measure.py, metrics.py) for each, and logs the table in a summary MLflow run.
+Extra arguments are Hydra overrides given to every experiment (e.g. `encoder=magenta
+encoder.checkpoint=PATH`, `audio.duration=1`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from audiostyle.config import Config, register_configs, to_config, validate
+from audiostyle.errors import AudiostyleError, ConfigError
+from audiostyle.files import atomic_path
+
+log = logging.getLogger("audiostyle.reproduce")
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+EXPERIMENTS = (
+    "pitch_pitch_low_high",
+    "pitch_pitch_high_low",
+    "chord_pitch",
+    "pitch_chord",
+    "voice_flute",
+)
+COLUMNS = (  # (header, summary key, format)
+    ("monotonic", "eval/loss_curve/monotonic", "{:.0f}"),
+    ("drop by 50", "eval/loss_curve/share_of_drop_by_50", "{:.1%}"),
+    ("x_G within 50c of x_S", "eval/pitch/within50_of_style", "{:.0%}"),
+    ("x_G within 50c of x_C", "eval/pitch/within50_of_content", "{:.0%}"),
+    ("f0 x_G / x_C / x_S (Hz)", None, None),
+    ("SNR vs x_S (dB)", "eval/snr_vs_style_db", "{:.1f}"),
+    ("SNR vs x_C (dB)", "eval/snr_vs_content_db", "{:.1f}"),
+    ("WER x_G", "eval/speech/wer", "{:.0%}"),
+    ("WER x_C", "eval/speech/ref_content_wer", "{:.0%}"),
+)
+
+
+def compose_experiment(name: str, overrides: list[str]) -> Config:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return to_config(compose("config", overrides=[f"experiment={name}", *overrides]))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"{name}: {str(err).splitlines()[0]}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def loss_at(run_dir: Path, iterations: list[int]) -> list[float]:
+    with open(run_dir / "losses.csv") as f:
+        total = [float(row["total"]) for row in csv.DictReader(f)]
+    return [total[i] for i in iterations]
+
+
+def cell(summary: dict, key: str | None, fmt: str | None) -> str:
+    if key is None:  # the f0 column
+        keys = [f"eval/pitch/{n}_median_hz" for n in ("generated", "content", "style")]
+        return " / ".join(f"{summary[k]:.0f}" for k in keys) if keys[0] in summary else "-"
+    return fmt.format(summary[key]) if key in summary else "-"
+
+
+def table(rows: list[tuple[str, list[float], dict]], iterations: list[int]) -> str:
+    head = ["experiment", *(f"loss @ {i}" for i in iterations), *(c[0] for c in COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, losses, summary in rows:
+        cells = [name, *(f"{v:.4g}" for v in losses), *(cell(summary, k, f) for _, k, f in COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def reproduce(
+    data: Path, out: Path, steps: int, experiments: list[str], overrides: list[str]
+) -> Path:
+    """Run each experiment, write out/paper_table.md, log it to MLflow; returns the table path."""
+    from audiostyle.runner import RunContext, run
+
+    iterations = [0, steps // 2, steps - 1]
+    base = [f"data.nsynth_root={data}", f"optim.steps={steps}", f"snapshots=[0,{steps // 2},{steps}]",
+            "tracking.experiment=reproduce", *overrides]  # fmt: skip
+    configs = {name: compose_experiment(name, base) for name in experiments}
+    for cfg in configs.values():
+        validate(cfg)  # every experiment's settings and data, before the first heavy run
+    rows = []
+    for name, cfg in configs.items():
+        log.info("experiment %s", name)
+        ctx = RunContext(out / name, {"experiment": name}, " ".join(sys.argv))
+        summary = run(cfg, ctx)
+        rows.append((name, loss_at(ctx.run_dir, iterations), summary))
+    text = table(rows, iterations)
+    command = "python -m audiostyle.reproduce " + " ".join(sys.argv[1:])
+    path = out / "paper_table.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text(f"# The paper's experiments\n\n`{command}`\n\n{text}")
+    log_summary(next(iter(configs.values())), out, rows, iterations)
+    return path
+
+
+def log_summary(cfg: Config, out: Path, rows, iterations: list[int]) -> None:
+    if not cfg.tracking.enabled:
+        return
+    from audiostyle.tracking import MlflowTracker, flatten
+
+    tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
+    tracker.start(
+        f"reproduce-{time.strftime('%Y%m%d-%H%M%S')}", flatten(dataclasses.asdict(cfg.data)), {}
+    )
+    for name, losses, summary in rows:
+        metrics = {f"{name}/loss_{i}": v for i, v in zip(iterations, losses)}
+        metrics.update({f"{name}/{k}": v for k, v in summary.items() if k.startswith("eval/")})
+        tracker.log_metrics(metrics)
+    table_dir = out / "table"
+    table_dir.mkdir(exist_ok=True)
+    (table_dir / "paper_table.md").write_text((out / "paper_table.md").read_text())
+    tracker.log_artifacts(table_dir)
+    tracker.end("FINISHED")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m audiostyle.reproduce", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="NSynth root (folder or .tfrecord)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default runs/reproduce/<time>")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--experiments", default=",".join(EXPERIMENTS))
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every experiment")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+    )
+    register_configs()
+    try:
+        if args.steps < 2:
+            raise ConfigError(f"--steps must be at least 2, got {args.steps}")
+        names = [n.strip() for n in args.experiments.split(",")]
+        unknown = [n for n in names if not (CONF / "experiment" / f"{n}.yaml").exists()]
+        if unknown:
+            raise ConfigError(
+                f"--experiments: no experiment {', '.join(unknown)} in {CONF / 'experiment'}"
+            )
+        out = args.out or Path("runs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S")
+        path = reproduce(args.data, out, args.steps, names, args.overrides)
+    except AudiostyleError as err:
+        print(f"audiostyle: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    print(path.read_text())
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

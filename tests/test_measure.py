@@ -1,0 +1,63 @@
+"""Measurements: pitch agreement (pyin), loss-curve facts, word error rate (pocketsphinx)."""
+
+import numpy as np
+import pytest
+
+from audiostyle.audio import load_clip
+from audiostyle.measure import (
+    f0_track,
+    loss_curve_facts,
+    pitch_measures,
+    transcribe,
+    within_cents,
+    word_error_rate,
+)
+from audiostyle.synth import sine
+
+
+@pytest.mark.slow  # librosa's pyin compiles with numba on first use: about a minute on 2 cores
+def test_pyin_recovers_a_known_tones_pitch_within_10_cents():
+    for freq in (130.0, 261.63, 447.3):
+        f0, voiced = f0_track(sine(freq, 16000, 16000), 16000)
+        assert voiced.mean() > 0.8
+        cents = 1200 * np.log2(np.nanmedian(f0[voiced]) / freq)
+        assert abs(cents) < 10, (freq, cents)
+    # a fifth away is not within 50 cents; the same tone is
+    low, high = sine(220.0, 16000, 16000), sine(330.0, 16000, 16000)
+    out = pitch_measures(low, low, high, 16000)
+    assert out["eval/pitch/within50_of_content"] > 0.9
+    assert out["eval/pitch/within50_of_style"] < 0.1
+
+
+def test_within_cents_counts_only_x_gs_voiced_frames():
+    f0 = np.array([100.0, 100.0, 100.0, np.nan])
+    voiced = np.array([True, True, True, False])
+    ref = np.array([102.0, 110.0, np.nan, 100.0])  # 34 cents, 165 cents, unvoiced
+    ref_voiced = np.array([True, True, False, True])
+    assert within_cents(f0, voiced, ref, ref_voiced) == pytest.approx(1 / 3)
+
+
+def test_loss_curve_facts():
+    falling = [10.0, 5.0, *np.linspace(2.0, 0.0, 99)]
+    facts = loss_curve_facts(falling)
+    assert facts["eval/loss_curve/monotonic"] == 1.0
+    assert facts["eval/loss_curve/share_of_drop_by_50"] == pytest.approx((10 - falling[50]) / 10)
+    bumpy = loss_curve_facts([3.0, 1.0, 2.0, 0.5])
+    assert bumpy["eval/loss_curve/monotonic"] == 0.0
+    assert "eval/loss_curve/share_of_drop_by_50" not in bumpy  # fewer than 51 iterations
+
+
+def test_word_error_rate_counts_edits_against_the_reference():
+    ref = "weasels have eaten our phone system"
+    assert word_error_rate(ref.upper() + ".", ref) == 0.0
+    # we/weasels, still/have, had/eaten substituted, "beaten" inserted: 4 edits, 6 words
+    assert word_error_rate("we still had beaten our phone system", ref) == pytest.approx(4 / 6)
+    assert word_error_rate("weasels eaten our phone system", ref) == pytest.approx(1 / 6)
+    assert word_error_rate("", ref) == 1.0
+
+
+def test_recogniser_hears_the_bundled_speech_and_not_a_tone():
+    speech = load_clip("example:speech", 16000, None, 0.9)
+    heard = transcribe(speech, 16000)
+    assert "phone system" in heard, heard  # pocketsphinx's small model: the tail comes through
+    assert word_error_rate(transcribe(sine(300.0, 32000, 16000), 16000), heard) >= 0.8

@@ -1,0 +1,66 @@
+"""The reproduction command end to end: experiments run, the paper-form table, MLflow."""
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from audiostyle.reproduce import EXPERIMENTS, main, reproduce
+
+from conftest import PAPER_NOTES, harmonic_note, run_cli, write_nsynth_folder
+
+TINY_RUN = ["audio.duration=0.128", "runtime.xla=false"]
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")]
+    return {r[0].lstrip("| "): r[1:] for r in rows[1:]}
+
+
+@pytest.mark.slow  # test_config runs every experiment in the default suite; this adds the table
+def test_one_experiment_runs_and_lands_in_the_table(tmp_path):
+    notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
+    root = write_nsynth_folder(tmp_path / "nsynth", notes)
+    extra = [*TINY_RUN, f"runs_dir={tmp_path / 'runs'}", "measure.pitch=false", "tracking=none"]
+    path = reproduce(root, tmp_path / "out", 3, ["chord_pitch"], extra)  # MLflow: the slow test
+    rows = table_rows(path.read_text())
+    losses = [float(v) for v in rows["chord_pitch"][:3]]  # iterations 0, 1, 2
+    assert all(v > 0 for v in losses) and losses[2] < losses[0]  # Adam lowers the style loss
+    assert rows["chord_pitch"][3] == "1"  # monotonic
+    assert (tmp_path / "out" / "chord_pitch" / "generated.wav").exists()
+
+
+@pytest.mark.slow  # renders with fluidsynth, runs all five on the NSynth encoder: minutes
+def test_reproduction_command_end_to_end_on_a_rendered_dataset(tmp_path):
+    data = tmp_path / "nsynth"
+    proc = run_cli(
+        "-m", "audiostyle.render_dataset", "--out", str(data),
+        "--programs", "choir,flute", "--pitches", "48,55,60,64,67",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--out", str(out), "--steps", "3", *TINY_RUN]
+    proc = run_cli(
+        "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}", timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = table_rows((out / "paper_table.md").read_text())
+    assert list(rows) == list(EXPERIMENTS)
+    for name, cells in rows.items():
+        assert all(float(v) > 0 for v in cells[:3]), name
+    assert rows["pitch_pitch_low_high"][5] != "-"  # pitch agreement measured (pyin)
+    assert rows["voice_flute"][-1] != "-" and rows["voice_flute"][5] == "-"  # WER, no pitch
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("reproduce")
+    found = client.search_runs([exp.experiment_id])
+    assert len(found) == 6  # five experiments and the summary run
+    summary = next(r for r in found if r.info.run_name.startswith("reproduce-"))
+    loss0 = float(rows["chord_pitch"][0])
+    assert summary.data.metrics["chord_pitch/loss_0"] == pytest.approx(loss0, rel=1e-3)
+    assert "paper_table.md" in [a.path for a in client.list_artifacts(summary.info.run_id)]
+
+
+def test_bad_data_root_fails_before_any_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("audiostyle: error: data.nsynth_root")
+    assert not (tmp_path / "o").exists()
