@@ -134,9 +134,10 @@ class ChunkedObjective:
         return {n: tf.concat(p, axis=1)[:, : self._steps(n, length)] for n, p in parts.items()}
 
     def _channels(self, names: list[str]) -> list[int]:
-        probe = tf.zeros([1, self.window])
-        taps = self._features(probe, tf.constant(0), self.window, names)
-        return [taps[n].shape[-1] for n in names]
+        """Channels of each tap, from a trace of the network (nothing is computed)."""
+        trace = tf.function(lambda w: self._features(w, tf.constant(0), self.window, names))
+        shapes = trace.get_concrete_function(tf.TensorSpec([1, self.window])).structured_outputs
+        return [shapes[n].shape[-1] for n in names]
 
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """The objective's targets, as its own set_targets computes them, chunk by chunk."""

@@ -97,12 +97,12 @@ class AdamStep:
         return self.wave_tensor().numpy()
 
     def _loss_and_grad(self):
+        if self.chunked is None:
+            with tf.GradientTape() as tape:
+                terms = self.objective(to_waveform(self.var, self.domain))
+            return terms, tape.gradient(terms.total, self.var)
         with tf.GradientTape() as tape:
             wave = to_waveform(self.var, self.domain)
-            if self.chunked is None:
-                terms = self.objective(wave)
-        if self.chunked is None:
-            return terms, tape.gradient(terms.total, self.var)
         terms, grad_wave = self.chunked(wave)
         return terms, tape.gradient(wave, self.var, output_gradients=grad_wave)
 
