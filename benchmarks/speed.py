@@ -120,10 +120,10 @@ def measure(variant: str, samples: int, steps: int) -> dict:
             objective.set_targets(*targets)
             adam = AdamStep(objective, cfg, content)
         step = adam._step if spec.get("eager") else adam.step
-        tick = time.perf_counter()
+        tick, cpu_tick = time.perf_counter(), time.process_time()
         float(step()[0])
-        first = time.perf_counter() - tick
-        times, cpu = timed(lambda: float(step()[0]), steps)
+        first, first_cpu = time.perf_counter() - tick, time.process_time() - cpu_tick
+        times, cpu = timed(lambda: float(step()[0]), steps) if steps else ([first], [first_cpu])
     row = {
         "variant": variant,
         "samples": samples,
@@ -205,7 +205,9 @@ def table(rows: list[dict], peak: dict, idle_bytes: int) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, nargs="+", default=[16000])
-    p.add_argument("--steps", type=int, default=3, help="timed steps after the first call")
+    p.add_argument(
+        "--steps", type=int, default=3, help="timed steps after the first call (0: time that)"
+    )
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))
     p.add_argument("--worker", help=argparse.SUPPRESS)

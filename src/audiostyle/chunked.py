@@ -87,12 +87,14 @@ class ChunkedObjective:
         inside = tf.cast(at < steps, tap.dtype)[None, :, None]
         return tap[:, first : first + count] * inside
 
-    def _own_target(self, target: tf.Tensor, hop: int, index: tf.Tensor, chunks: int):
-        """The matching time steps of a whole-clip target, zero-padded past its end."""
+    def _pad_target(self, target: tf.Tensor, hop: int, chunks: int) -> tf.Tensor:
+        """A whole-clip target [batch, steps, c], zero-padded to whole chunks (once, not per chunk)."""
+        return tf.pad(target, [[0, 0], [0, chunks * (self.chunk // hop) - target.shape[1]], [0, 0]])
+
+    def _own_target(self, padded: tf.Tensor, hop: int, index: tf.Tensor) -> tf.Tensor:
+        """The chunk's time steps of a padded target."""
         count = self.chunk // hop
-        pad = chunks * count - target.shape[1]
-        padded = tf.pad(target, [[0, 0], [0, max(pad, 0)], [0, 0]])
-        return tf.slice(padded, [0, index * count, 0], [target.shape[0], count, target.shape[2]])
+        return tf.slice(padded, [0, index * count, 0], [padded.shape[0], count, padded.shape[2]])
 
     def _window(self, padded: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
         return tf.slice(padded, [0, index * self.chunk], [padded.shape[0], self.window])
@@ -186,6 +188,13 @@ class ChunkedObjective:
         content_scale = self._scale(o.content_target)
         style_scales = [self._scale(t) for t in o.style_targets]
         energy_steps = -(-length // ENERGY_HOP)
+        hop_of = self.network.hop
+        content_target = self._pad_target(o.content_target, hop_of(o.content_layer), chunks)
+        energy_target = self._pad_target(o.energy_target[..., None], ENERGY_HOP, chunks)
+        style_targets = [
+            None if gram else self._pad_target(t, hop_of(n), chunks)
+            for n, t in zip(o.style_layers, o.style_targets)
+        ]
 
         def chunk_terms(window, i):
             taps = self._features(window, i, length, names)
@@ -194,7 +203,7 @@ class ChunkedObjective:
             }
             c = o.content_layer
             hop = self.network.hop(c)
-            diff = own[c] - self._own_target(o.content_target, hop, i, chunks)
+            diff = own[c] - self._own_target(content_target, hop, i)
             content = tf.reduce_sum(tf.square(diff)) * content_scale
             per_layer, surrogate = [], tf.zeros([])
             for k, n in enumerate(o.style_layers):
@@ -203,12 +212,12 @@ class ChunkedObjective:
                     g = gram_sum(own[n]) / steps
                     surrogate += tf.reduce_sum(d_gram[k] * g)
                 else:
-                    t = self._own_target(o.style_targets[k], self.network.hop(n), i, chunks)
+                    t = self._own_target(style_targets[k], self.network.hop(n), i)
                     per_layer.append(tf.reduce_sum(tf.square(own[n] - t)) * style_scales[k])
             energy = tf.zeros([])
             if o.energy_weight > 0:
                 e = self._own(energy_contour(window)[..., None], ENERGY_HOP, i, energy_steps)
-                t = self._own_target(o.energy_target[..., None], ENERGY_HOP, i, chunks)
+                t = self._own_target(energy_target, ENERGY_HOP, i)
                 energy = tf.reduce_sum(tf.square(e - t)) / energy_steps
             if not gram:
                 per_layer = tf.stack(per_layer)
