@@ -65,6 +65,7 @@ class ChunkedObjective:
         context = max(net.context(objective._names), ENERGY_FRAME)
         self.context = _round_up(context, self.align)
         self.window = chunk + 2 * self.context
+        self.channels = self._channels(objective._names)
 
     # -- geometry -------------------------------------------------------------------------
 
@@ -118,8 +119,7 @@ class ChunkedObjective:
                 out.append(s + gram_sum(f))
             return (i + 1, *out)
 
-        channels = self._channels(names)
-        zeros = [tf.zeros([wave.shape[0], c, c], wave.dtype) for c in channels]
+        zeros = [tf.zeros([wave.shape[0], self.channels[n], self.channels[n]]) for n in names]
         _, *sums = tf.while_loop(lambda i, *_: i < chunks, body, (tf.constant(0), *zeros))
         return [s / self._steps(n, length) for n, s in zip(names, sums)]
 
@@ -135,11 +135,15 @@ class ChunkedObjective:
                 parts[n].append(self._own(taps[n], hop, tf.constant(i), self._steps(n, length)))
         return {n: tf.concat(p, axis=1)[:, : self._steps(n, length)] for n, p in parts.items()}
 
-    def _channels(self, names: list[str]) -> list[int]:
+    def _channels(self, names: list[str]) -> dict[str, int]:
         """Channels of each tap, from a trace of the network (nothing is computed)."""
-        trace = tf.function(lambda w: self._features(w, tf.constant(0), self.window, names))
+
+        def taps(window):
+            return self._features(window, tf.constant(0), self.window, names)
+
+        trace = tf.function(tf.autograph.experimental.do_not_convert(taps), autograph=False)
         shapes = trace.get_concrete_function(tf.TensorSpec([1, self.window])).structured_outputs
-        return [shapes[n].shape[-1] for n in names]
+        return {n: shapes[n].shape[-1] for n in names}
 
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """The objective's targets, as its own set_targets computes them, chunk by chunk."""
