@@ -95,11 +95,13 @@ def test_one_matmul_gram_gradient_equals_autodiff():
     np.testing.assert_allclose(tape.gradient(fast, f), tape.gradient(plain, f), rtol=1e-5)
 
 
-def test_chunk_length_is_aligned(nsynth, spectral):
-    assert chunk_samples(1.0, 16000, nsynth) == 15872  # whole 512-sample pooling blocks
-    assert chunk_samples(0.01, 16000, nsynth) == 512
-    assert chunk_samples(0.5, 16000, nsynth) == 8192
-    assert chunk_samples(0.5, 16000, spectral) == 7936  # whole 256-sample hops
+def test_chunks_are_equal_and_aligned(nsynth, spectral):
+    assert chunk_samples(1.0, 16000, nsynth, 48000) == 16384  # 3 chunks, whole 512-blocks
+    assert chunk_samples(1.0, 16000, nsynth, 960000) == 16384  # 60 s: 59 chunks
+    assert chunk_samples(0.01, 16000, nsynth, 48000) == 512
+    assert chunk_samples(1.0, 16000, spectral, 48000) == 16128  # whole 256-sample hops
+    assert chunk_samples(1.0, 16000, nsynth, 47616) == 15872  # 3 s as a run crops it
+    assert chunk_samples(5.0, 16000, nsynth, 47616) == 47616  # one chunk: the whole clip
 
 
 def test_chunk_seconds_must_be_positive(compose_config):

@@ -41,10 +41,12 @@ def alignment(network) -> int:
     return math.lcm(network.align, ENERGY_HOP)
 
 
-def chunk_samples(seconds: float, rate: int, network) -> int:
-    """A chunk length in samples: `seconds` rounded to a whole number of aligned blocks."""
+def chunk_samples(seconds: float, rate: int, network, length: int) -> int:
+    """The chunk length for a clip of `length` samples: as many chunks as `seconds` asks for,
+    of equal aligned length (3 s in chunks of 1 s: three of 16000 samples, not 3 + a sliver)."""
     align = alignment(network)
-    return max(align, round(seconds * rate / align) * align)
+    chunks = max(1, -(-length // max(1, round(seconds * rate))))
+    return _round_up(-(-length // chunks), align)
 
 
 def _round_up(n: int, unit: int) -> int:

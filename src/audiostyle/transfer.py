@@ -210,7 +210,8 @@ def build_chunked(
     """Chunked evaluation when `runtime.chunk_seconds` asks for chunks shorter than the clip."""
     if cfg.runtime.chunk_seconds is None:
         return None
-    chunk = chunk_samples(cfg.runtime.chunk_seconds, cfg.audio.sample_rate, objective.network)
+    rate = cfg.audio.sample_rate
+    chunk = chunk_samples(cfg.runtime.chunk_seconds, rate, objective.network, length)
     return ChunkedObjective(objective, chunk) if chunk < length else None
 
 
