@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-BASE = ["experiment=nsynth", "style_layers=relu_both", "tracking=none"]
+BASE = ["experiment=nsynth", "tracking=none"]
 VARIANTS = {
     "eager": {"eager": True, "overrides": ["runtime.xla=false"]},
     "function": {"overrides": ["runtime.xla=false"]},
@@ -84,7 +84,7 @@ def timed(call, repeats: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-def config(overrides: list[str], samples: int):
+def config(overrides: list[str], samples: int, style_layers: str):
     from hydra import compose, initialize_config_dir
 
     from audiostyle.config import register_configs, to_config
@@ -92,10 +92,13 @@ def config(overrides: list[str], samples: int):
     register_configs()
     duration = samples / 16000
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return to_config(compose("config", [*BASE, f"audio.duration={duration}", *overrides]))
+        layers = f"style_layers={style_layers}"
+        return to_config(
+            compose("config", [*BASE, layers, f"audio.duration={duration}", *overrides])
+        )
 
 
-def measure(variant: str, samples: int, steps: int) -> dict:
+def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_both") -> dict:
     """One variant in this process: step times and peak memory."""
     import tensorflow as tf
 
@@ -103,7 +106,7 @@ def measure(variant: str, samples: int, steps: int) -> dict:
     from audiostyle.transfer import AdamStep, build_objective, pick_device
 
     spec = VARIANTS[variant]
-    cfg = config(spec["overrides"], samples)
+    cfg = config(spec["overrides"], samples, style_layers)
     device = pick_device(cfg.device)
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, samples))).astype(np.float32)
@@ -134,6 +137,7 @@ def measure(variant: str, samples: int, steps: int) -> dict:
         "cpu_s": statistics.median(cpu),
         "peak_bytes": peak_rss_bytes(),
         "memory": "process peak RSS",
+        "style_layers": style_layers,
     }
     if device.startswith("/GPU"):
         row["peak_bytes"] = tf.config.experimental.get_memory_info("GPU:0")["peak"]
@@ -209,6 +213,11 @@ def main() -> None:
         "--steps", type=int, default=3, help="timed steps after the first call (0: time that)"
     )
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument(
+        "--style-layers",
+        default="relu_both",
+        help="conf/style_layers option; FLOPs columns assume relu_both (first5: a cheap memory check)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -220,7 +229,7 @@ def main() -> None:
     rows = []
     for samples in args.samples:
         for variant in args.variants:
-            row = in_subprocess(["measure", variant, samples, args.steps])
+            row = in_subprocess(["measure", variant, samples, args.steps, args.style_layers])
             row.setdefault("variant", variant)
             row.setdefault("samples", samples)
             rows.append(row)
