@@ -108,6 +108,7 @@ class ChunkedObjective:
 
     # -- pass 1 and the targets -----------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert  # explicit while_loops; no Python to convert
     def gram_matrices(self, wave: tf.Tensor, names: list[str]) -> list[tf.Tensor]:
         """G of each named tap over the whole clip, [batch, c, c], summed chunk by chunk."""
         length, padded = wave.shape[1], self._padded(wave)
@@ -183,6 +184,7 @@ class ChunkedObjective:
             style = tf.reduce_sum(o.weights * per_layer)
         return per_layer, tape.gradient(style, grams)
 
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, wave: tf.Tensor) -> tuple[LossTerms, tf.Tensor]:
         """(loss terms, d total / d wave) for wave [batch, T]: the whole clip's, exactly."""
         o = self.objective
