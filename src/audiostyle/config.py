@@ -157,7 +157,8 @@ class MeasureConfig:
 @dataclass
 class RuntimeConfig:
     xla: bool = True  # compile the Adam step with XLA
-    log_every: int = 1  # steps between progress/metric updates
+    log_every: int = 1  # steps between progress/metric updates (and host syncs)
+    chunk_seconds: float | None = None  # None: whole clip; else exact chunked gradients
 
 
 @dataclass
@@ -337,6 +338,11 @@ def validate(cfg: Config) -> None:
         f"snapshots must be iterations between 0 and optim.steps={o.steps}, got {bad}",
     )
     _require(cfg.runtime.log_every > 0, "runtime.log_every must be a positive integer")
+    chunk = cfg.runtime.chunk_seconds
+    _require(
+        chunk is None or (math.isfinite(chunk) and chunk > 0),
+        f"runtime.chunk_seconds must be a positive number of seconds or null, got {chunk}",
+    )
     validate_sweep(cfg.sweep)
     e = cfg.encoder
     sp = e.spectral

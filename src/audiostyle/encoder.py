@@ -46,17 +46,25 @@ class NSynthEncoder:
     def _pointwise(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         return tf.einsum("btc,cd->btd", x, w) + b
 
-    def taps(self, x_scaled: tf.Tensor, names: list[str] | tuple[str, ...]) -> dict[str, tf.Tensor]:
+    def taps(
+        self,
+        x_scaled: tf.Tensor,
+        names: list[str] | tuple[str, ...],
+        inside: tf.Tensor | None = None,
+    ) -> dict[str, tf.Tensor]:
         """Activations [batch, time, channels] for each name; x_scaled is [batch, time, 1].
 
         `encoding` is [batch, time / 512, 16]; time must then be a multiple of 512.
+        `inside` ([1, time, 1], 1 inside the clip, 0 outside) makes a window that reaches past
+        the clip's edges compute exactly what the whole clip does: "same" padding means every
+        conv's input is zero outside the clip, so the window zeroes it there too.
         """
         wanted = {canonical(n) for n in names}
         deepest = max(block_of(n) for n in names)
         out: dict[str, tf.Tensor] = {}
         en = self._conv(x_scaled, *self._start)
         for i in range(1, min(deepest, NUM_BLOCKS) + 1):
-            a = tf.nn.relu(en)
+            a = tf.nn.relu(en) if inside is None else tf.nn.relu(en) * inside
             b = tf.nn.relu(self._conv(a, *self._dilated[i - 1], rate=dilation(i)))
             en = en + self._pointwise(b, *self._res[i - 1])
             for key, value in ((f"A_{i}", a), (f"B_{i}", b), (f"C_{i}", en)):
@@ -78,6 +86,31 @@ class NSynthFeatures:
 
     def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
         return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], names)
+
+    # What chunked evaluation (chunked.py) needs to know of this network.
+    align = POOL  # chunk and window starts: whole pooling blocks
+
+    def context(self, names: list[str]) -> int:
+        """Samples each side of a chunk that its outputs depend on (3070 for all 30 blocks)."""
+        deepest = min(max(block_of(n) for n in names), NUM_BLOCKS)
+        return 1 + sum(dilation(i) for i in range(1, deepest + 1))
+
+    def hop(self, name: str) -> int:
+        """Samples per time step of a tap."""
+        return POOL if canonical(name) == "encoding" else 1
+
+    def steps(self, name: str, length: int) -> int:
+        """Time steps of a tap over a clip of `length` samples."""
+        return length // self.hop(name)
+
+    def window_features(
+        self, window: tf.Tensor, start: tf.Tensor, length: int, names: list[str]
+    ) -> dict[str, tf.Tensor]:
+        """The taps of window [batch, L] whose sample 0 is the clip's sample `start` (may be
+        negative; zeros outside the clip) of a clip of `length` samples."""
+        at = start + tf.range(tf.shape(window)[1])
+        inside = tf.cast((at >= 0) & (at < length), window.dtype)[None, :, None]
+        return self.encoder.taps(encoder_input(window, self.mu_law)[..., None], names, inside)
 
 
 def build_network(cfg: Config) -> NSynthFeatures | SpectralNetwork:

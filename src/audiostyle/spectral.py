@@ -36,8 +36,38 @@ class SpectralNetwork:
 
     def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
         """The named layers of a waveform [batch, time]."""
-        spec = self.spectrum(wave)
+        return self._layers(self.spectrum(wave), names)
+
+    def _layers(self, spec: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
         out = {"spectrum": spec}
         if "conv" in names:
             out["conv"] = tf.nn.relu(tf.nn.convolution(spec, self.kernel, padding="SAME"))
         return {n: out[n] for n in names}
+
+    # What chunked evaluation (chunked.py) needs to know of this network.
+    @property
+    def align(self) -> int:
+        return self.cfg.hop  # window starts on a frame boundary
+
+    def context(self, names: list[str]) -> int:
+        """Samples each side of a chunk its frames depend on: the conv's frames, one FFT."""
+        return (self.cfg.width // 2 + 1) * self.cfg.hop + self.cfg.n_fft
+
+    def hop(self, name: str) -> int:
+        return self.cfg.hop
+
+    def steps(self, name: str, length: int) -> int:
+        return -(-length // self.cfg.hop)  # STFT frames with pad_end
+
+    def window_features(
+        self, window: tf.Tensor, start: tf.Tensor, length: int, names: list[str]
+    ) -> dict[str, tf.Tensor]:
+        """The layers of window [batch, L] whose sample 0 is the clip's sample `start` (a
+        multiple of hop, may be negative) of a clip of `length` samples. The whole clip's conv
+        sees zero frames before its first and after its last frame, so the window's frames
+        there are zeroed."""
+        spec = self.spectrum(window)
+        frame = start // self.cfg.hop + tf.range(tf.shape(spec)[1])
+        frames = self.steps("spectrum", length)
+        inside = tf.cast((frame >= 0) & (frame < frames), spec.dtype)[None, :, None]
+        return self._layers(spec * inside, names)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from audiostyle.chunked import ChunkedObjective, chunk_samples
 from audiostyle.config import Config, DeviceChoice, InitSource, style_weights
 from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.mulaw import to_domain, to_waveform
@@ -69,9 +70,16 @@ def initial_waveform(cfg: Config, content: np.ndarray, style: np.ndarray) -> np.
 class AdamStep:
     """One compiled step: loss and gradient at x_G(i), Adam update only if both are finite."""
 
-    def __init__(self, objective: StyleTransferObjective, cfg: Config, x0: np.ndarray):
+    def __init__(
+        self,
+        objective: StyleTransferObjective,
+        cfg: Config,
+        x0: np.ndarray,
+        chunked: ChunkedObjective | None = None,
+    ):
         o = cfg.optim
         self.objective = objective
+        self.chunked = chunked
         self.domain = o.domain
         start = to_domain(tf.constant(x0[None, :]), o.domain)
         self.var = tf.Variable(start, name="x_G")
@@ -81,13 +89,25 @@ class AdamStep:
         self.lr, self.b1, self.b2, self.eps = o.lr, o.beta1, o.beta2, o.epsilon
         self.step = tf.function(self._step, jit_compile=cfg.runtime.xla)
 
+    def wave_tensor(self) -> tf.Tensor:
+        """x_G as a waveform on the device (no host sync)."""
+        return to_waveform(self.var, self.domain)[0]
+
     def waveform(self) -> np.ndarray:
-        return to_waveform(self.var, self.domain).numpy()[0]
+        return self.wave_tensor().numpy()
+
+    def _loss_and_grad(self):
+        if self.chunked is None:
+            with tf.GradientTape() as tape:
+                terms = self.objective(to_waveform(self.var, self.domain))
+            return terms, tape.gradient(terms.total, self.var)
+        with tf.GradientTape() as tape:
+            wave = to_waveform(self.var, self.domain)
+        terms, grad_wave = self.chunked(wave)
+        return terms, tape.gradient(wave, self.var, output_gradients=grad_wave)
 
     def _step(self):
-        with tf.GradientTape() as tape:
-            terms = self.objective(to_waveform(self.var, self.domain))
-        grad = tape.gradient(terms.total, self.var)
+        terms, grad = self._loss_and_grad()
         grad_norm = tf.norm(grad)
         ok = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm)
         t = self.t + 1.0
@@ -103,6 +123,75 @@ class AdamStep:
         return terms.total, terms.content, terms.style, terms.per_layer, terms.energy, grad_norm
 
 
+class StepQueue:
+    """Step results and snapshots held on the device until `flush`, then handed out in order.
+
+    The step loop dispatches steps without waiting for their numbers; every `runtime.log_every`
+    steps one flush copies them to the host, checks them and calls the callbacks, so a GPU
+    keeps working through the queued steps meanwhile. Each step's `seconds` is the flushed
+    block's wall time over its steps.
+    """
+
+    KEYS = ("total", "content", "style", "energy", "grad_norm", "seconds")
+
+    def __init__(self, result, on_step, on_snapshot, on_probe):
+        self.result, self.on_step = result, on_step
+        self.on_snapshot, self.on_probe = on_snapshot, on_probe
+        self.result.history = {k: [] for k in self.KEYS}
+        self.events: list[tuple] = []
+        self.steps = 0
+        self.tick = time.perf_counter()
+
+    def snapshot(self, i: int, wave: tf.Tensor) -> None:
+        self.events.append(("snapshot", i, wave))
+
+    def probe(self, i: int, wave: tf.Tensor) -> None:
+        self.events.append(("probe", i, wave))
+
+    def step(self, i: int, outputs) -> None:
+        self.events.append(("step", i, outputs))
+        self.steps += 1
+
+    def flush(self) -> None:
+        """Raises NumericalError at the first step whose loss or gradient is not finite."""
+        events, self.events = self.events, []
+        seconds = (time.perf_counter() - self.tick) / max(self.steps, 1)
+        for kind, i, value in events:
+            if kind == "snapshot":
+                self.on_snapshot(i, value.numpy())
+            elif kind == "probe":
+                self.on_probe(i, value.numpy())
+            else:
+                self._deliver(i, value, seconds)
+        self.steps = 0
+        self.tick = time.perf_counter()
+
+    def _deliver(self, i: int, outputs, seconds: float) -> None:
+        total, content_loss, style_loss, per_layer, energy, grad_norm = outputs
+        stats = StepStats(
+            step=i,
+            total=float(total),
+            content=float(content_loss),
+            style=float(style_loss),
+            per_layer=per_layer.numpy(),
+            energy=float(energy),
+            grad_norm=float(grad_norm),
+            seconds=seconds,
+        )
+        if not (np.isfinite(stats.total) and np.isfinite(stats.grad_norm)):
+            raise NumericalError(
+                f"the loss or its gradient is not finite at iteration {i} "
+                f"(loss {stats.total}, gradient norm {stats.grad_norm}); "
+                "try a smaller optim.lr; the snapshots so far and last_finite.wav are kept",
+                iteration=i,
+            )
+        for k in self.KEYS:
+            self.result.history[k].append(getattr(stats, k))
+        self.result.per_layer.append(stats.per_layer)
+        if self.on_step:
+            self.on_step(stats)
+
+
 def build_objective(cfg: Config, network) -> StyleTransferObjective:
     return StyleTransferObjective(
         network=network,
@@ -114,6 +203,17 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         alpha=cfg.alpha,
         energy_weight=cfg.loss.energy_weight,
     )
+
+
+def build_chunked(
+    cfg: Config, objective: StyleTransferObjective, length: int
+) -> ChunkedObjective | None:
+    """Chunked evaluation when `runtime.chunk_seconds` asks for chunks shorter than the clip."""
+    if cfg.runtime.chunk_seconds is None:
+        return None
+    rate = cfg.audio.sample_rate
+    chunk = chunk_samples(cfg.runtime.chunk_seconds, rate, objective.network, length)
+    return ChunkedObjective(objective, chunk) if chunk < length else None
 
 
 def run_transfer(
@@ -134,43 +234,28 @@ def run_transfer(
     device = pick_device(cfg.device)
     snapshots = set(cfg.snapshots)
     result = TransferResult(output=np.empty(0, np.float32), device=device)
-    keys = ("total", "content", "style", "energy", "grad_norm", "seconds")
-    result.history = {k: [] for k in keys}
     start = time.perf_counter()
     with tf.device(device):
         objective = build_objective(cfg, network)
-        objective.set_targets(tf.constant(content[None, :]), tf.constant(style[None, :]))
-        adam = AdamStep(objective, cfg, initial_waveform(cfg, content, style))
+        chunked = build_chunked(cfg, objective, len(content))
+        (chunked or objective).set_targets(
+            tf.constant(content[None, :]), tf.constant(style[None, :])
+        )
+        adam = AdamStep(objective, cfg, initial_waveform(cfg, content, style), chunked)
+        queue = StepQueue(result, on_step, on_snapshot, on_probe)
         for i in range(cfg.optim.steps):
             if i in snapshots and on_snapshot:
-                on_snapshot(i, adam.waveform())
+                queue.snapshot(i, adam.wave_tensor())
             if on_probe and probe_every and i > 0 and i % probe_every == 0:
-                on_probe(i, adam.waveform())
-            tick = time.perf_counter()
-            total, content_loss, style_loss, per_layer, energy, grad_norm = adam.step()
-            stats = StepStats(
-                step=i,
-                total=float(total),
-                content=float(content_loss),
-                style=float(style_loss),
-                per_layer=per_layer.numpy(),
-                energy=float(energy),
-                grad_norm=float(grad_norm),
-                seconds=time.perf_counter() - tick,
-            )
-            if not (np.isfinite(stats.total) and np.isfinite(stats.grad_norm)):
-                raise NumericalError(
-                    f"the loss or its gradient is not finite at iteration {i} "
-                    f"(loss {stats.total}, gradient norm {stats.grad_norm}); "
-                    "try a smaller optim.lr; the snapshots so far and last_finite.wav are kept",
-                    iteration=i,
-                    last_finite=adam.waveform(),  # the step refused the update: still finite
-                )
-            for k in keys:
-                result.history[k].append(getattr(stats, k))
-            result.per_layer.append(stats.per_layer)
-            if on_step:
-                on_step(stats)
+                queue.probe(i, adam.wave_tensor())
+            queue.step(i, adam.step())
+            if queue.steps >= cfg.runtime.log_every or i == cfg.optim.steps - 1:
+                try:
+                    queue.flush()
+                except NumericalError as err:
+                    # Every step since the first non-finite one refused its update: x_G(i).
+                    err.last_finite = adam.waveform()
+                    raise
         result.output = adam.waveform()
     if cfg.optim.steps in snapshots and on_snapshot:
         on_snapshot(cfg.optim.steps, result.output)

@@ -1,0 +1,136 @@
+"""Chunked evaluation gives the whole clip's loss and gradient, for both networks and losses."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from audiostyle.chunked import ChunkedObjective, chunk_samples
+from audiostyle.config import LossType, MuLaw, Normalize, SpectralConfig, validate
+from audiostyle.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.errors import ConfigError
+from audiostyle.objective import StyleTransferObjective, gram_sum
+from audiostyle.spectral import SpectralNetwork
+from audiostyle.transfer import run_transfer
+from audiostyle.weights import random_weights
+
+
+@pytest.fixture(scope="module")
+def nsynth():
+    return NSynthFeatures(NSynthEncoder(random_weights(0)), MuLaw.continuous)
+
+
+@pytest.fixture(scope="module")
+def spectral():
+    return SpectralNetwork(SpectralConfig(n_fft=1024, hop=256, filters=32, width=11), 0)
+
+
+def clips(samples: int) -> list[tf.Tensor]:
+    rng = np.random.default_rng(1)
+    return [tf.constant((0.3 * rng.normal(size=(1, samples))).astype(np.float32)) for _ in range(3)]
+
+
+def whole_and_chunked(network, content_layer, style_layers, loss, normalize, samples, chunk):
+    """(terms, gradient) of the whole clip and of chunks of `chunk` samples, same inputs."""
+    content, style, x = clips(samples)
+
+    def objective():
+        weights = list(np.linspace(0.5, 1.5, len(style_layers)))
+        return StyleTransferObjective(
+            network, content_layer, style_layers, weights, loss, normalize, 0.7, 0.5
+        )
+
+    whole = objective()
+    whole.set_targets(content, style)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        terms = whole(x)
+    grad = tape.gradient(terms.total, x)
+    chunked = ChunkedObjective(objective(), chunk)
+    assert chunked.context > 0 and -(-samples // chunk) > 1  # really in several chunks
+    chunked.set_targets(content, style)
+    for want, got in zip(whole.style_targets, chunked.objective.style_targets):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-4, atol=1e-6)
+    chunk_terms, chunk_grad = chunked(x)
+    return (terms, grad), (chunk_terms, chunk_grad)
+
+
+def assert_same(whole, chunked):
+    (terms, grad), (chunk_terms, chunk_grad) = whole, chunked
+    for name in ("total", "content", "style", "energy", "per_layer"):
+        want, got = getattr(terms, name).numpy(), getattr(chunk_terms, name).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-4, err_msg=name)
+    assert float(terms.energy) > 0 and float(terms.content) > 0
+    scale = np.abs(grad.numpy()).max()
+    assert scale > 0
+    np.testing.assert_allclose(chunk_grad.numpy(), grad.numpy(), atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize(
+    "loss, normalize", [(LossType.gram, Normalize.per_layer), (LossType.l2, Normalize.none)]
+)
+def test_nsynth_chunks_give_the_whole_clip_loss_and_gradient(nsynth, loss, normalize):
+    # blocks 1..6 (context 64 samples) keep this quick; a last, partial chunk is included
+    layers = ["A_1", "B_3", "C_5", "A_6"]
+    whole, chunked = whole_and_chunked(nsynth, "B_6", layers, loss, normalize, 2560, 1024)
+    assert_same(whole, chunked)
+
+
+@pytest.mark.parametrize(
+    "loss, normalize", [(LossType.gram, Normalize.none), (LossType.l2, Normalize.per_layer)]
+)
+def test_spectral_chunks_give_the_whole_clip_loss_and_gradient(spectral, loss, normalize):
+    layers = ["conv", "spectrum"]
+    whole, chunked = whole_and_chunked(spectral, "conv", layers, loss, normalize, 4608, 1024)
+    assert_same(whole, chunked)
+
+
+def test_one_matmul_gram_gradient_equals_autodiff():
+    f = tf.constant(np.random.default_rng(2).normal(size=(1, 50, 6)).astype(np.float32))
+    d = tf.constant(np.random.default_rng(3).normal(size=(1, 6, 6)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(f)
+        fast = tf.reduce_sum(d * gram_sum(f))
+        plain = tf.reduce_sum(d * tf.einsum("btc,btd->bcd", f, f))
+    np.testing.assert_allclose(float(fast), float(plain), rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(fast, f), tape.gradient(plain, f), rtol=1e-5)
+
+
+def test_chunks_are_equal_and_aligned(nsynth, spectral):
+    assert chunk_samples(1.0, 16000, nsynth, 48000) == 16384  # 3 chunks, whole 512-blocks
+    assert chunk_samples(1.0, 16000, nsynth, 960000) == 16384  # 60 s: 59 chunks
+    assert chunk_samples(0.01, 16000, nsynth, 48000) == 512
+    assert chunk_samples(1.0, 16000, spectral, 48000) == 16128  # whole 256-sample hops
+    assert chunk_samples(1.0, 16000, nsynth, 47616) == 15872  # 3 s as a run crops it
+    assert chunk_samples(5.0, 16000, nsynth, 47616) == 47616  # one chunk: the whole clip
+
+
+def test_chunk_seconds_must_be_positive(compose_config):
+    with pytest.raises(ConfigError, match="runtime.chunk_seconds must be a positive"):
+        validate(compose_config("runtime.chunk_seconds=0"))
+
+
+@pytest.mark.slow
+def test_all_30_blocks_chunked_match_and_compile(nsynth, compose_config):
+    """The full receptive field (6141 samples, encoding content), and the XLA-compiled run."""
+    layers = ["A_1", "B_10", "A_20", "B_30"]
+    whole, chunked = whole_and_chunked(
+        nsynth, "encoding", layers, LossType.gram, Normalize.per_layer, 7168, 2048
+    )
+    assert_same(whole, chunked)
+    cfg = [
+        "experiment=nsynth",
+        "audio.duration=0.448",
+        "optim.steps=3",
+        "snapshots=[0,3]",
+        "runtime.xla=true",
+    ]
+    content, style, _ = (c.numpy()[0] for c in clips(7168))
+    plain = run_transfer(compose_config(*cfg), nsynth, content, style)
+    split = run_transfer(
+        compose_config(*cfg, "runtime.chunk_seconds=0.128"), nsynth, content, style
+    )
+    np.testing.assert_allclose(split.history["total"], plain.history["total"], rtol=2e-3)
+    # Adam moves each sample by about lr a step whatever its gradient's size, so a sample whose
+    # gradient is ~0 may move either way on rounding: compare on average, against lr
+    lr = compose_config(*cfg).optim.lr
+    assert np.mean(np.abs(split.output - plain.output)) < 0.05 * lr

@@ -1,0 +1,33 @@
+"""The step loop: host syncs every runtime.log_every steps, every step's stats still delivered."""
+
+import numpy as np
+
+from audiostyle.encoder import build_network
+from audiostyle.transfer import run_transfer
+
+
+def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compose_config):
+    rng = np.random.default_rng(0)
+    content, style = (0.3 * rng.normal(size=(2, 1024))).astype(np.float32)
+    runs = {}
+    for every in (1, 3):
+        cfg = compose_config("optim.steps=5", "snapshots=[0,2,5]", f"runtime.log_every={every}")
+        events = []
+        result = run_transfer(
+            cfg,
+            build_network(cfg),
+            content,
+            style,
+            on_step=lambda s, e=events: e.append(("step", s.step, s.total)),
+            on_snapshot=lambda i, w, e=events: e.append(("snapshot", i, w.copy())),
+        )
+        runs[every] = (events, result)
+    (eager_events, eager), (batched_events, batched) = runs[1], runs[3]
+    order = [(kind, i) for kind, i, _ in batched_events]
+    assert order == [(kind, i) for kind, i, _ in eager_events]
+    assert [i for kind, i in order if kind == "step"] == [0, 1, 2, 3, 4]
+    assert order.index(("snapshot", 2)) < order.index(("step", 2))  # x_G(2) before step 2
+    for (_, _, a), (_, _, b) in zip(eager_events, batched_events):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert batched.history["total"] == eager.history["total"]
+    assert len(batched.history["seconds"]) == 5 and min(batched.history["seconds"]) > 0
