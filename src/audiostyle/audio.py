@@ -119,19 +119,18 @@ def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> 
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def atomic_target(path: Path, protected: tuple[Path, ...] = ()) -> None:
-    """Refuse to write over an input clip, and make sure the folder exists."""
+def refuse_inputs(path: Path, protected: tuple[Path, ...] = ()) -> None:
+    """Refuse to write over an input clip (atomic_path makes the folder)."""
     resolved = path.resolve()
     if any(resolved == p.resolve() for p in protected):
         raise AudioError(f"{path}: refusing to overwrite an input file")
-    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_wav(path: Path, x: np.ndarray, rate: int, protected: tuple[Path, ...] = ()) -> Path:
     """Write mono audio atomically. Over-range audio is kept as float WAV, never clipped."""
     if not np.all(np.isfinite(x)):
         raise AudioError(f"{path}: refusing to write non-finite samples")
-    atomic_target(path, protected)
+    refuse_inputs(path, protected)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     subtype = "PCM_16" if peak <= 1.0 else "FLOAT"
     if subtype == "FLOAT":
