@@ -16,16 +16,10 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from audiostyle.config import to_config, validate
-from audiostyle.errors import AudiostyleError, ConfigError, StorageError
+from audiostyle.errors import AudiostyleError, ConfigError, StorageError, fail
 from audiostyle.files import storage_errors
 
 log = logging.getLogger("audiostyle")
-
-
-def fail(err: AudiostyleError) -> None:
-    """Report a user-facing error as one line and exit with its code."""
-    print(f"audiostyle: error: {err}", file=sys.stderr)
-    sys.exit(err.exit_code)
 
 
 def one_line(err: BaseException) -> str:

@@ -1,5 +1,7 @@
 """The project's own errors: a user mistake gets one clear line, never a traceback."""
 
+import sys
+
 
 class AudiostyleError(Exception):
     """Base of every error the command line reports as one line."""
@@ -40,3 +42,9 @@ class StorageError(AudiostyleError):
     """An output cannot be written: the folder is not writable or the disk is full."""
 
     exit_code = 1
+
+
+def fail(err: AudiostyleError) -> None:
+    """Report a user-facing error as one line and exit with its code (every entry point)."""
+    print(f"audiostyle: error: {err}", file=sys.stderr)
+    sys.exit(err.exit_code)

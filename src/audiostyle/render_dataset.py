@@ -17,7 +17,6 @@ import json
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from audiostyle.audio import to_mono
-from audiostyle.errors import AudiostyleError, ConfigError
+from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import atomic_path
 from audiostyle.nsynth_data import FAMILIES, SAMPLE_RATE, SOURCES, note_str
 
@@ -223,8 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         (velocity,) = parse_ints(str(args.velocity), 1, 127, "--velocity")
         examples = render_dataset(args.out, programs, pitches, velocity, args.soundfont)
     except AudiostyleError as err:
-        print(f"audiostyle: error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        fail(err)
     print(f"wrote {len(examples)} notes to {args.out}")
 
 

@@ -24,7 +24,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from audiostyle.config import Config, register_configs, to_config, validate
-from audiostyle.errors import AudiostyleError, ConfigError
+from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import atomic_path
 
 log = logging.getLogger("audiostyle.reproduce")
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         out = args.out or Path("runs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S")
         path = reproduce(args.data, out, args.steps, names, args.overrides)
     except AudiostyleError as err:
-        print(f"audiostyle: error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        fail(err)
     print(path.read_text())
     print(f"wrote {path}")
 

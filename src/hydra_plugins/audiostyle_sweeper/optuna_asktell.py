@@ -23,8 +23,7 @@ class OptunaAskTellSweeper(Sweeper):
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        from audiostyle.cli import fail
-        from audiostyle.errors import AudiostyleError
+        from audiostyle.errors import AudiostyleError, fail
 
         assert self._impl is not None, "setup() runs before sweep()"
         try:
