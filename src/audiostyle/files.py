@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -70,3 +71,16 @@ def check_writable(folder: Path, what: str) -> None:
             os.fsync(probe.fileno())
     except OSError as err:
         raise StorageError(f"{folder}: cannot write {what} there ({describe(err)})") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes on one machine (flock on `path`; the kernel frees
+    it if the holder dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -14,7 +14,6 @@ the sweep: the running trial is FAIL with reason "interrupted" and does not coun
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import random
@@ -45,6 +44,7 @@ from optuna.trial import TrialState
 
 from audiostyle.config import SweepConfig, TrackingConfig, resolved
 from audiostyle.errors import AudiostyleError, ConfigError
+from audiostyle.files import file_lock
 from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,8 @@ def study_lock(study: optuna.Study, url: str) -> Iterator[None]:
     lock and may overshoot by one trial per extra worker."""
     path = file_of(url)
     if path is not None:
-        with open(f"{path}.ask.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(Path(f"{path}.ask.lock")):
+            yield
         return
     storage = getattr(study._storage, "_backend", study._storage)  # Optuna wraps RDBStorage
     engine = getattr(storage, "engine", None)

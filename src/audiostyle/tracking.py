@@ -9,7 +9,6 @@ batches so the step loop never waits on the database for long.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import socket
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle.config import TrackingConfig
 from audiostyle.errors import AudiostyleError
+from audiostyle.files import file_lock
 from audiostyle.redact import redact
 
 MAX_PARAM_LENGTH = 6000
@@ -94,14 +94,8 @@ def sqlite_init_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    lock_path = Path(uri[len("sqlite:///") :] + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(uri[len("sqlite:///") :] + ".lock")):
+        yield
 
 
 class MlflowTracker:
