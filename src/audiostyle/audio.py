@@ -102,9 +102,13 @@ def fit_length(x: np.ndarray, n: int, name: str) -> np.ndarray:
 def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.ndarray:
     """One mono clip at `rate`, `n` samples long (None: keep the length), scaled to `peak`."""
     path = resolve_clip(spec)
+    return finish_clip(read_mono(path, rate, n), n, peak, str(path))
+
+
+def read_mono(path: Path, rate: int, n: int | None) -> np.ndarray:
+    """A file as mono at `rate`; with `n`, only about the first n samples' worth is read."""
     data, file_rate = read_audio(path, None if n is None else n / rate)
-    x = resample(to_mono(data, str(path)), file_rate, rate, str(path))
-    return finish_clip(x, n, peak, str(path))
+    return resample(to_mono(data, str(path)), file_rate, rate, str(path))
 
 
 def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiostyle.audio import finish_clip, read_audio, resample, resolve_clip, to_mono
+from audiostyle.audio import finish_clip, read_mono, resample, resolve_clip
 from audiostyle.errors import AudioError, ConfigError
 from audiostyle.nsynth_data import is_note_str, open_dataset
 from audiostyle.synth import sine, stack, tone_sequence
@@ -132,9 +132,7 @@ def render(clip: ClipSpec, rate: int, n: int | None, nsynth_root: str | None) ->
     if clip.kind == "nsynth":
         x, file_rate = open_dataset(nsynth_root).audio(clip.text)
         return resample(x, file_rate, rate, clip.text)
-    path = resolve_clip(clip.text)
-    data, file_rate = read_audio(path, None if n is None else n / rate)
-    return resample(to_mono(data, str(path)), file_rate, rate, str(path))
+    return read_mono(resolve_clip(clip.text), rate, n)
 
 
 def load(
