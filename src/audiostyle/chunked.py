@@ -258,6 +258,4 @@ class ChunkedObjective:
         style = tf.reduce_sum(o.weights * per_layer)
         total = style + o.alpha * content + o.energy_weight * energy
         grad = tf.transpose(grad)[:, self.context : self.context + length]
-        if o.energy_weight <= 0:
-            energy = tf.zeros([])
         return LossTerms(total, content, style, per_layer, energy), grad

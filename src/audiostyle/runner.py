@@ -119,20 +119,17 @@ def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker |
     return tracker
 
 
-def write_pictures(run_dir: Path, inputs: Inputs, result, rate: int, snapshots: list[int]) -> None:
-    from audiostyle.audio import read_audio
+def write_pictures(
+    run_dir: Path, inputs: Inputs, result, rate: int, snapshots: dict[int, np.ndarray]
+) -> None:
     from audiostyle.plots import save_loss_curves, save_spectrograms
 
     spec = run_dir / "spectrograms"
     clips = {"content": inputs.content, "style": inputs.style, "generated": result.output}
     for name, x in clips.items():
         save_spectrograms({name: x}, rate, spec / f"{name}.png")
-    for i in snapshots:
-        wav = snapshot_path(run_dir, i)
-        if wav.exists():
-            save_spectrograms(
-                {f"iteration {i}": read_audio(wav)[0][:, 0]}, rate, spec / f"iter_{i:04d}.png"
-            )
+    for i, wave in snapshots.items():
+        save_spectrograms({f"iteration {i}": wave}, rate, spec / f"iter_{i:04d}.png")
     save_spectrograms(
         {"content x_C": inputs.content, "style x_S": inputs.style, "generated x_G": result.output},
         rate,
@@ -250,8 +247,11 @@ def transfer_and_write(
                 )
                 tracker.log_metrics(metrics, step=stats.step)
 
+    snapshots: dict[int, np.ndarray] = {}  # kept for the pictures: a few clips, not re-read
+
     def on_snapshot(iteration: int, wave: np.ndarray) -> None:
         write_wav(snapshot_path(run_dir, iteration), wave, rate, inputs.paths)
+        snapshots[iteration] = wave
 
     x0 = initial_waveform(cfg, inputs.content, inputs.style)
 
@@ -282,7 +282,7 @@ def transfer_and_write(
         measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
     )
     write_json(run_dir / "summary.json", {**summary, "device": result.device, "output": str(out)})
-    write_pictures(run_dir, inputs, result, rate, cfg.snapshots)
+    write_pictures(run_dir, inputs, result, rate, snapshots)
     params = flatten(dataclasses.asdict(cfg))
     write_run_report(
         run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, cfg.snapshots
