@@ -205,7 +205,7 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    alpha: float = 0.3
+    alpha: float = 0.1
     snapshots: list[int] = field(default_factory=lambda: [0, 150, 300])
     seed: int = 0
     device: DeviceChoice = DeviceChoice.auto

@@ -38,7 +38,7 @@ def gram_sum(features: tf.Tensor):
 
     Autodiff of einsum(F, F) differentiates each operand separately (two matmuls and an add);
     d/dF <dG, F^T F> = F (dG + dG^T) is one. Measured 4x faster under XLA on CPU
-    (benchmarks/speed.py, docs in README "Speed").
+    (benchmarks/speed.py; docs/speed.md).
     """
 
     def backward(d_gram: tf.Tensor) -> tf.Tensor:
