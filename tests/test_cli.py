@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiostyle import clipspec
+
 from conftest import ROOT, TINY, run_cli
 
 
@@ -93,6 +95,15 @@ def test_encode_writes_the_requested_arrays(tmp_path):
     assert arrays["encoding"].shape == (2, 16) and arrays["encoding"].dtype == np.float32
     assert arrays["A_1"].shape == (1024, 128)
     assert sha(clip) == before
+
+
+def test_encode_takes_the_runs_clip_specs(tmp_path):
+    out = tmp_path / "tone.npz"
+    proc = run_cli("-m", "audiostyle.encode", "chord:tone:220,tone:330", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert np.load(out)["encoding"].shape == (int(clipspec.DEFAULT_SECONDS * 16000) // 512, 16)
+    proc = run_cli("-m", "audiostyle.encode", "tone:9000", "--out", str(out))  # above Nyquist
+    assert proc.returncode == 2 and "Nyquist" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_encode_rejects_an_unknown_layer(tmp_path):

@@ -1,4 +1,4 @@
-"""`python -m audiostyle.encode CLIP.wav --out OUT.npz`: save a clip's encoding and activations.
+"""`python -m audiostyle.encode CLIP --out OUT.npz`: save a clip's encoding and activations.
 
 Like Magenta's save-embeddings tool: the clip is read at 16 kHz, mixed to mono, trimmed to a
 multiple of 512 samples (never padded, as `fastgen` does), mu-law quantized exactly as Magenta
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audiostyle.audio import HOP, load_clip, resolve_clip
+from audiostyle import clipspec
+from audiostyle.audio import HOP
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
 from audiostyle.files import atomic_path
@@ -27,7 +28,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m audiostyle.encode", description=__doc__.splitlines()[0]
     )
-    p.add_argument("clip", help="audio file (any format soundfile reads) or example:NAME")
+    p.add_argument(
+        "clip",
+        help="a clip as audio.content takes it: a file soundfile reads, example:NAME, tone:HZ, "
+        "tones:HZ,HZ, chord:SPEC,SPEC, nsynth:NOTE_STR (with --nsynth-root)",
+    )
+    p.add_argument("--nsynth-root", help="the NSynth dataset, for nsynth:NOTE_STR clips")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     p.add_argument(
         "--checkpoint",
@@ -75,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         check_layer_names(layers, "--layers", NSYNTH_LAYERS)
         if args.use_ema and not args.checkpoint:
             raise ConfigError("--use-ema needs --checkpoint")
-        if args.out.resolve() == resolve_clip(args.clip).resolve():
+        clipspec.check(args.clip, "clip", args.nsynth_root, RATE)
+        if args.out.resolve() in {
+            p.resolve() for p in clipspec.input_paths(args.clip, args.nsynth_root)
+        }:
             raise AudioError(f"{args.out}: refusing to overwrite the input clip")
-        clip = load_clip(args.clip, RATE, None, None)
+        clip = clipspec.load(args.clip, RATE, None, None, args.nsynth_root)
         usable = len(clip) // HOP * HOP
         if usable == 0:
             raise AudioError(
