@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,13 @@ CONF = ROOT / "conf"
 TINY = ["audio.duration=0.064", "optim.steps=2", "snapshots=[0,2]", "runtime.xla=false"]
 
 register_configs()
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """Popen's preexec_fn for a child that is sent SIGINT: a shell runs background jobs (CI's
+    among them) with SIGINT ignored, and a child inherits that, so Ctrl-C would never reach it.
+    A terminal's foreground job gets the default, and Python then raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -118,6 +118,7 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
     try:
         killed = running_trial_of("scale", storage, victim.pid, seconds=300)
         assert killed is not None, "the victim never started a trial"
+        wait_for_mlflow_run(cluster["MLFLOW_TRACKING_URI"], killed.number)
         victim.send_signal(signal.SIGKILL)  # no clean-up: only the missing heartbeat tells
         victim.wait(timeout=30)
         for worker in workers:
@@ -153,6 +154,10 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
     ]
     trial_tags = sorted(int(r.data.tags["sweep.trial"]) for r in finished)
     assert trial_tags == sorted(t.number for t in complete)  # one run per trial, none twice
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    (dead,) = [r for r in runs if r.data.tags.get("sweep.trial") == str(killed.number)]
+    assert dead.info.status == "FAILED"  # ended by the worker that failed its trial
+    assert "heartbeat" in dead.data.tags["error"]
     for run in finished:
         names = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"generated.wav", "summary.json", "hydra"} <= names, names
@@ -166,6 +171,20 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "cluster" not in p.parts]
     written += list(Path(hydra_dir).iterdir())
     assert written and not [p for p in written if secret in p.read_text(errors="replace")]
+
+
+def wait_for_mlflow_run(uri: str, trial: int, seconds: float = 120) -> None:
+    """Until the trial's MLflow run exists, so that killing its worker leaves it RUNNING."""
+    client = MlflowClient(uri)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        experiment = client.get_experiment_by_name("audiostyle")
+        if experiment and client.search_runs(
+            [experiment.experiment_id], filter_string=f"tags.`sweep.trial` = '{trial}'"
+        ):
+            return
+        time.sleep(1)
+    raise AssertionError(f"trial {trial} never started its MLflow run")
 
 
 def worker_stderr(worker: subprocess.Popen) -> str:

@@ -10,7 +10,7 @@ import sqlalchemy
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, ctrl_c_as_in_a_terminal, run_cli
 
 FAST = [
     "audio.duration=0.064",
@@ -152,17 +152,23 @@ def test_an_interrupted_sweep_fails_its_trial_and_resumes(tmp_path):
     cmd = [sys.executable, "run.py", "-m", *FAST, f"runs_dir={tmp_path}", *common]
     with open(tmp_path / "stderr.txt", "w") as err:
         worker = subprocess.Popen(
-            [*cmd, "optim.steps=2000"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err
+            [*cmd, "optim.steps=2000"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=ctrl_c_as_in_a_terminal,
         )
         wait_for_a_running_trial(tmp_path, "stopped")
         worker.send_signal(signal.SIGINT)  # Ctrl-C
         worker.wait(timeout=60)
-    assert worker.returncode != 0
+    said = (tmp_path / "stderr.txt").read_text().replace("\r", "\n")[-3000:]
+    assert worker.returncode != 0, said
     (first,) = trials(tmp_path, "stopped")
     assert first.state == TrialState.FAIL and first.user_attrs["fail_reason"] == "interrupted"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("audiostyle")
-    assert {r.info.status for r in client.search_runs([exp.experiment_id])} == {"KILLED"}
+    statuses = {r.info.status for r in client.search_runs([exp.experiment_id])}
+    assert statuses == {"KILLED"}, said  # the trial's run (if it had begun) and the sweep's
     sweep(tmp_path, *common)  # the same command again resumes the study
     done = trials(tmp_path, "stopped")
     assert [t.state for t in done] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
@@ -180,7 +186,6 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
         "sweep.study_name=dead",
         "sweep.n_trials=2",
         "sweep.heartbeat_seconds=1",
-        "tracking=none",
         "sweep.pruner=none",
     ]
     slow = [
@@ -194,6 +199,12 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     ]
     victim = subprocess.Popen(slow, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_a_running_trial(tmp_path, "dead")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = [client.get_experiment_by_name("audiostyle").experiment_id]  # the parent made it
+    deadline = time.time() + 120
+    while not client.search_runs(exp, filter_string="tags.`sweep.trial` = '0'"):
+        assert time.time() < deadline, "the trial never began its MLflow run"
+        time.sleep(1)
     victim.send_signal(signal.SIGKILL)  # no clean-up at all: only the missing heartbeat tells
     victim.wait(timeout=30)
     time.sleep(3)  # past the grace period of 2 heartbeats
@@ -205,6 +216,10 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     assert retries[0].params == done[0].params
     assert not [t for t in done if t.state == TrialState.RUNNING]
     assert sum(t.state == TrialState.COMPLETE for t in done) == 2
+    (dead,) = client.search_runs(exp, filter_string="tags.`sweep.trial` = '0'")
+    assert dead.info.status == "FAILED"  # ended by the worker that failed its trial
+    assert "heartbeat" in dead.data.tags["error"]
+    assert "RUNNING" not in {r.info.status for r in client.search_runs(exp)}
 
 
 def test_workers_count_and_ask_one_at_a_time(tmp_path):

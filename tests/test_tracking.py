@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from audiostyle.runner import RunContext, run
 from audiostyle.tracking import flatten, redact
 
-from conftest import ROOT
+from conftest import ROOT, ctrl_c_as_in_a_terminal
 
 
 def client_for(runs_dir) -> MlflowClient:
@@ -135,7 +135,13 @@ def test_interrupted_run_is_killed(tmp_path, signum):
         "runtime.xla=false",
         f"runs_dir={tmp_path}",
     ]
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )
     deadline = time.time() + 240
     seen = io.StringIO()
     while time.time() < deadline:  # wait until the optimisation is under way

@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from audiostyle.config import to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError, StorageError, fail
 from audiostyle.files import storage_errors
+from audiostyle.interrupts import raise_interrupt
 
 log = logging.getLogger("audiostyle")
 
@@ -54,10 +55,6 @@ def main(hydra_main: Callable[[], object]) -> None:
         sys.exit(130)
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)
-
-
-def raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:

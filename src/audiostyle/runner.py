@@ -89,13 +89,19 @@ def sweep_tags(cfg: Config, reporter) -> dict[str, str]:
     return tags
 
 
-def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker | None:
-    """Start the MLflow run before any heavy work, so an unusable store fails early."""
+def open_tracker(cfg: Config) -> MlflowTracker | None:
+    """Open the MLflow store before any heavy work, so an unusable store fails early."""
     if not cfg.tracking.enabled:
         return None
-    from audiostyle.tracking import MlflowTracker, flatten, git_commit
+    from audiostyle.tracking import MlflowTracker
 
-    tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
+    return MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
+
+
+def start_tracked_run(tracker: MlflowTracker, cfg: Config, ctx: RunContext, reporter) -> None:
+    """The run's MLflow run, named after its main choices, with every parameter."""
+    from audiostyle.tracking import flatten, git_commit
+
     choices = ctx.choices
     name = "-".join(
         [
@@ -116,7 +122,6 @@ def open_tracker(cfg: Config, ctx: RunContext, reporter=None) -> MlflowTracker |
     }
     tracker.start(name, flatten(dataclasses.asdict(cfg)), tags)
     log.info("MLflow run %s (%s) in %s", tracker.run_id, name, redact(tracker.uri))
-    return tracker
 
 
 def write_pictures(
@@ -154,8 +159,10 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         from audiostyle.sweep import TrialReporter
 
         reporter = TrialReporter(cfg.sweep, cfg.runs_dir)
-    tracker = open_tracker(cfg, ctx, reporter)
-    try:
+    tracker = open_tracker(cfg)
+    try:  # from the MLflow run's start: an interrupt anywhere after ends it KILLED
+        if tracker is not None:
+            start_tracked_run(tracker, cfg, ctx, reporter)
         with storage_errors():
             summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
     except NumericalError as err:

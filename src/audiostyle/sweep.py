@@ -45,6 +45,7 @@ from optuna.trial import TrialState
 from audiostyle.config import SweepConfig, TrackingConfig, resolved
 from audiostyle.errors import AudiostyleError, ConfigError
 from audiostyle.files import file_lock
+from audiostyle.interrupts import held, uninterrupted
 from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def make_sampler(cfg: SweepConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True)
 
 
+@uninterrupted  # writes to the study's storage hold Ctrl-C (see interrupts.py)
 def load_study(cfg: SweepConfig, runs_dir: str, attempts: int = 5) -> optuna.Study:
     """Create or join the study. Workers started together race to create the storage's tables;
     the loser sees an integrity error and simply joins on the next attempt."""
@@ -170,6 +172,16 @@ def distribution(override: Override) -> BaseDistribution:
     raise ConfigError(
         f"{override.input_line}: a sweep needs choice(...), range(...) or interval(...)"
     )
+
+
+def fail_stale_trials(study: optuna.Study) -> list[int]:
+    """Fail the trials whose worker stopped sending heartbeats; their numbers."""
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    if not running:
+        return []
+    optuna.storages.fail_stale_trials(study)
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sorted(t.number for t in failed if t.number in running)
 
 
 def counted_trials(study: optuna.Study) -> tuple[int, int, int]:
@@ -238,8 +250,10 @@ class TrialReporter:
     def report(self, step: int, metrics: dict[str, float]) -> None:
         if not self.single:
             return  # Optuna does not prune multi-objective studies
-        self.trial.report(metrics[self.cfg.objectives[0]], step)
-        if self.trial.should_prune():
+        with held():
+            self.trial.report(metrics[self.cfg.objectives[0]], step)
+            prune = self.trial.should_prune()
+        if prune:
             raise optuna.TrialPruned(f"pruned at step {step}")
 
 
@@ -296,18 +310,25 @@ class OptunaSweeper:
         fixed, space = self._split(arguments, cfg)
         study = load_study(cfg, runs_dir)
         url = storage_url(cfg, runs_dir)
-        with study_lock(study, url):  # one parent run, however many workers start at once
-            parent = open_parent_run(study, cfg, tracking, runs_dir)
         log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
-        while True:
-            batch = self._next_batch(study, cfg, space, url)
-            if batch is None:
-                break
-            if batch:
-                self._run_batch(study, cfg, fixed, batch, parent)
-            else:  # others still run trials; one whose worker died will come back to be retried
-                time.sleep(cfg.heartbeat_seconds)
-        finish_parent_run(study, cfg, tracking, runs_dir, parent)
+        with held(), study_lock(study, url):  # one parent run, however many workers start
+            parent = open_parent_run(study, cfg, tracking, runs_dir)
+        asked: list[optuna.Trial] = []  # this worker's trials not yet told
+        try:
+            while True:
+                batch = self._next_batch(study, cfg, space, url, asked)
+                if batch is None:
+                    break
+                if batch:
+                    self._run_batch(study, cfg, fixed, batch, parent)
+                    asked.clear()
+                else:  # others still run trials; one whose worker died comes back to be retried
+                    time.sleep(cfg.heartbeat_seconds)
+            finish_parent_run(study, cfg, tracking, runs_dir, parent)
+        except BaseException as err:  # Ctrl-C, SIGTERM, a launcher error: the study stays sound
+            with held():  # a second Ctrl-C must not cut this clean-up short
+                self.abandon(study, asked, parent, err)
+            raise
         return study
 
     def _next_batch(
@@ -316,17 +337,22 @@ class OptunaSweeper:
         cfg: SweepConfig,
         space: dict[str, BaseDistribution],
         url: str,
+        asked: list[optuna.Trial],
     ) -> list[optuna.Trial] | None:
-        """New trials for this worker; [] to wait for other workers' trials; None when done."""
-        with study_lock(study, url):
-            optuna.storages.fail_stale_trials(study)
+        """New trials for this worker (also appended to `asked` the moment they exist);
+        [] to wait for other workers' trials; None when the study is done."""
+        with held(), study_lock(study, url):
+            dead = fail_stale_trials(study)
             counted, waiting, running = counted_trials(study)
             free = max(cfg.n_trials - counted, 0) + waiting
-            if free == 0:
-                return [] if running else None
             batch = [study.ask(space) for _ in range(min(cfg.n_jobs, free))]
-        for trial in batch:  # which machine and process ran it, for whoever reads the study
-            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+            asked.extend(batch)
+            for trial in batch:  # which machine and process ran it, for whoever reads the study
+                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        if dead:
+            self.end_dead_runs(cfg.study_name, dead)
+        if not batch:
+            return [] if running else None
         return batch
 
     def _run_batch(
@@ -345,20 +371,45 @@ class OptunaSweeper:
                 extra.append(f"sweep.parent_run_id={parent}")
             jobs.append(fixed + sampled + extra)
         with Heartbeat(study._storage, [t._trial_id for t in batch], cfg.heartbeat_seconds):
-            try:
-                returns: Sequence[JobReturn] = self.launcher.launch(
-                    jobs, initial_job_idx=batch[0].number
-                )
-            except BaseException as err:  # Ctrl-C, SIGTERM: the study stays consistent
-                interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
-                reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
-                for trial in batch:
-                    trial.set_user_attr("fail_reason", reason[:2000])
-                    study.tell(trial, state=TrialState.FAIL)
-                self.end_parent(parent, "KILLED" if interrupted else "FAILED")
-                raise
+            returns: Sequence[JobReturn] = self.launcher.launch(
+                jobs, initial_job_idx=batch[0].number
+            )
         for trial, ret in zip(batch, returns, strict=True):
             tell(study, cfg, trial, ret)
+
+    def abandon(
+        self, study: optuna.Study, asked: list[optuna.Trial], parent: str | None, err: BaseException
+    ) -> None:
+        """The sweep stops early: this worker's unfinished trials are FAIL with the reason (an
+        interrupted one does not count, so the same command resumes), the parent run ends."""
+        interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+        reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
+        for trial in asked:
+            if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+                trial.set_user_attr("fail_reason", reason[:2000])
+                study.tell(trial, state=TrialState.FAIL)
+        self.end_parent(parent, "KILLED" if interrupted else "FAILED")
+
+    @uninterrupted
+    def end_dead_runs(self, study_name: str, numbers: list[int]) -> None:
+        """A dead worker left its trials' MLflow runs RUNNING: mark them FAILED, saying why."""
+        _, runs_dir, tracking = self._settings()
+        if not tracking.enabled:
+            return
+        from audiostyle.tracking import MlflowTracker
+
+        try:
+            tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+            reason = "worker died: its heartbeat stopped"
+            ended = sum(
+                tracker.fail_running({"sweep.study": study_name, "sweep.trial": str(n)}, reason)
+                for n in numbers
+            )
+        except Exception as err:  # the sweep goes on; the runs merely stay RUNNING
+            log.warning("could not end a dead worker's MLflow runs: %s", redact(str(err))[:300])
+            return
+        if ended:
+            log.info("marked %d MLflow run(s) of dead workers FAILED", ended)
 
     def end_parent(self, parent: str | None, status: str) -> None:
         """End the sweep's MLflow run when the sweep stops early; a rerun resumes it."""
@@ -367,11 +418,15 @@ class OptunaSweeper:
         from audiostyle.tracking import MlflowTracker
 
         _, runs_dir, tracking = self._settings()
-        tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
-        tracker.run_id = parent
-        tracker.end(status)
+        try:
+            tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
+            tracker.run_id = parent
+            tracker.end(status)
+        except Exception as err:  # must not hide why the sweep stopped
+            log.warning("could not end the sweep's MLflow run: %s", redact(str(err))[:300])
 
 
+@uninterrupted
 def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobReturn) -> None:
     """Record a finished job: its objectives, PRUNED, or FAIL with the reason kept."""
     if ret.status == JobStatus.COMPLETED:
@@ -396,6 +451,7 @@ def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobRet
     log.warning("trial %d failed (%s); the sweep goes on", trial.number, reason)
 
 
+@uninterrupted
 def open_parent_run(
     study: optuna.Study, cfg: SweepConfig, tracking: TrackingConfig, runs_dir: str
 ) -> str | None:

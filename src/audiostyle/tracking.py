@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 from audiostyle.config import TrackingConfig
 from audiostyle.errors import AudiostyleError
 from audiostyle.files import file_lock
+from audiostyle.interrupts import held, uninterrupted
 from audiostyle.redact import redact
 
 MAX_PARAM_LENGTH = 6000
@@ -105,7 +106,10 @@ class MlflowTracker:
         self.uri = store_uri(cfg, runs_dir)
         check_reachable(self.uri)
         try:
-            with sqlite_init_lock(self.uri):  # opening the store creates or migrates its schema
+            with (
+                held(),
+                sqlite_init_lock(self.uri),
+            ):  # opening the store creates or migrates its schema
                 self.client = MlflowClient(tracking_uri=self.uri)
                 self.client.search_experiments(max_results=1)
         except Exception as err:  # MLflow, SQLAlchemy and HTTP errors alike
@@ -132,6 +136,7 @@ class MlflowTracker:
                 raise
             return found.experiment_id
 
+    @uninterrupted  # Ctrl-C inside a SQLite write would leave the store locked
     def start(self, run_name: str, params: dict[str, str], tags: dict[str, str]) -> str:
         try:
             exp_id = self._experiment_id()
@@ -154,11 +159,13 @@ class MlflowTracker:
         if len(self._pending) >= FLUSH_EVERY:
             self.flush()
 
+    @uninterrupted
     def flush(self) -> None:
         while self._pending and self.run_id:
             batch, self._pending = self._pending[:1000], self._pending[1000:]
             self.client.log_batch(self.run_id, metrics=batch)
 
+    @uninterrupted
     def set_tags(self, tags: dict[str, str]) -> None:
         if self.run_id:
             self.client.log_batch(
@@ -177,6 +184,21 @@ class MlflowTracker:
                 else:
                     self.client.log_artifact(self.run_id, str(path))
 
+    @uninterrupted
+    def fail_running(self, tags: dict[str, str], reason: str) -> int:
+        """End as FAILED every RUNNING run with these tags; how many. For runs whose process
+        died without ending them."""
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is None:
+            return 0
+        terms = [f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
+        runs = self.client.search_runs([found.experiment_id], filter_string=" AND ".join(terms))
+        for run in runs:
+            self.client.set_tag(run.info.run_id, "error", reason)
+            self.client.set_terminated(run.info.run_id, status="FAILED")
+        return len(runs)
+
+    @uninterrupted
     def end(self, status: str) -> None:
         """status: FINISHED, FAILED or KILLED."""
         if self.run_id:

@@ -1,0 +1,88 @@
+"""Ctrl-C and SIGTERM are held during database writes and delivered right after."""
+
+import os
+import signal
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from audiostyle.config import TrackingConfig
+from audiostyle.interrupts import held, raise_interrupt, uninterrupted
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler, as in a terminal (a background job's SIGINT is ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def interrupt_me(signum: int = signal.SIGINT) -> None:
+    os.kill(os.getpid(), signum)
+
+
+def test_a_held_interrupt_lets_the_block_finish_then_raises():
+    done = []
+    with pytest.raises(KeyboardInterrupt), held():
+        interrupt_me()
+        done.append("the write after the signal")
+    assert done == ["the write after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_sigterm_is_held_too_and_reaches_its_own_handler():
+    before = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt, match="signal 15"), held():
+            interrupt_me(signal.SIGTERM)
+            done.append(1)
+        assert done == [1]
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_nested_blocks_deliver_once_at_the_outermost_end():
+    steps = []
+    with pytest.raises(KeyboardInterrupt), held():
+        with held():
+            interrupt_me()
+            steps.append("inner")
+        steps.append("after inner")  # the inner block's end must not raise
+    assert steps == ["inner", "after inner"]
+
+
+def test_an_ignored_signal_stays_ignored():
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with held():
+            interrupt_me()
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_without_a_signal_nothing_happens_and_results_pass_through():
+    @uninterrupted
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert add(2, 3) == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupt_during_a_tracker_write_leaves_a_usable_store(tmp_path):
+    """The failure this guards against: Ctrl-C inside MLflow's SQLite transaction locked the
+    store, and ending the run KILLED then failed with 'database is locked'."""
+    from audiostyle.tracking import MlflowTracker
+
+    tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
+    tracker.start("run", {"p": "1"}, {"t": "x"})
+    with pytest.raises(KeyboardInterrupt), held():
+        interrupt_me()
+        tracker.log_metrics({"loss": 1.0}, step=0)
+        tracker.flush()  # a write that a bare Ctrl-C would have cut
+    tracker.end("KILLED")
+    run = MlflowClient(tracker.uri).get_run(tracker.run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.metrics["loss"] == 1.0
