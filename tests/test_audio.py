@@ -1,5 +1,6 @@
 """The audio loader on whatever a user has: every file is a valid clip or a clear AudioError."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -100,6 +101,35 @@ def test_bad_clips_name_the_file_and_the_reason(tmp_path, make, reason):
     with pytest.raises(AudioError) as err:
         load_clip(str(path), RATE, 1024, 0.9)
     assert str(path) in str(err.value) and reason in str(err.value)
+
+
+def test_a_file_without_read_permission_says_so(tmp_path):
+    """Checked in a forked child that is not root when the tests are (root reads anything)."""
+    path = tmp_path / "locked.wav"
+    sf.write(path, np.full(1024, 0.1), RATE)
+    path.chmod(0)
+    tmp_path.chmod(0o755)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        message = "no error"
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)  # nobody
+            load_clip(str(path), RATE, 1024, 0.9)
+        except AudioError as err:
+            message = str(err)
+        except BaseException as err:
+            message = f"{type(err).__name__}: {err}"
+        finally:
+            os.write(writer, message.encode())
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        message = pipe.read()
+    os.waitpid(pid, 0)
+    assert message == f"{path}: cannot be read (Permission denied)"
 
 
 def test_write_wav_refuses_non_finite_samples_and_inputs(tmp_path):

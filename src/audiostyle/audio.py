@@ -45,12 +45,16 @@ def read_audio(path: Path, max_seconds: float | None = None) -> tuple[np.ndarray
 
     With `max_seconds`, only that much (plus a margin for the resampler) is read, so a clip far
     longer than the run needs costs no memory."""
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
+    try:  # Python opens it, so a permission problem is named as such, not "System error"
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a directory, not an audio file") from None
+    except OSError as err:  # permission denied, also on a folder above it
+        raise AudioError(f"{path}: cannot be read ({err.strerror or err})") from None
     try:
-        with sf.SoundFile(str(path)) as f:
+        with handle, sf.SoundFile(handle) as f:
             rate = int(f.samplerate)
             frames = -1 if max_seconds is None else int(np.ceil(max_seconds * rate)) + READ_MARGIN
             data = f.read(frames, dtype="float32", always_2d=True)
