@@ -53,6 +53,16 @@ def _round_up(n: int, unit: int) -> int:
     return -(-n // unit) * unit
 
 
+def context_samples(network, names: list[str]) -> int:
+    """Samples each side of a chunk its window adds (aligned)."""
+    return _round_up(max(network.context(names), ENERGY_FRAME), alignment(network))
+
+
+def window_samples(network, names: list[str], chunk: int) -> int:
+    """The samples one chunk's window holds: the chunk and its context on both sides."""
+    return chunk + 2 * context_samples(network, names)
+
+
 class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
@@ -64,9 +74,8 @@ class ChunkedObjective:
         if chunk % self.align:
             raise ValueError(f"chunk of {chunk} samples is not a multiple of {self.align}")
         self.chunk = chunk
-        context = max(net.context(objective._names), ENERGY_FRAME)
-        self.context = _round_up(context, self.align)
-        self.window = chunk + 2 * self.context
+        self.context = context_samples(net, objective._names)
+        self.window = window_samples(net, objective._names, chunk)
         self.channels = self._channels(objective._names)
 
     # -- geometry -------------------------------------------------------------------------

@@ -158,7 +158,8 @@ class MeasureConfig:
 class RuntimeConfig:
     xla: bool = True  # compile the Adam step with XLA
     log_every: int = 1  # steps between progress/metric updates (and host syncs)
-    chunk_seconds: float | None = None  # None: whole clip; else exact chunked gradients
+    chunk_seconds: float | None = None  # None: whole clip if it fits memory_gb, else chunks
+    memory_gb: float | None = None  # a step's budget; None: half the free memory (CPU only)
 
 
 @dataclass
@@ -342,6 +343,11 @@ def validate(cfg: Config) -> None:
     _require(
         chunk is None or (math.isfinite(chunk) and chunk > 0),
         f"runtime.chunk_seconds must be a positive number of seconds or null, got {chunk}",
+    )
+    budget = cfg.runtime.memory_gb
+    _require(
+        budget is None or (math.isfinite(budget) and budget > 0),
+        f"runtime.memory_gb must be a positive number of GB or null, got {budget}",
     )
     validate_sweep(cfg.sweep)
     e = cfg.encoder

@@ -16,7 +16,7 @@ from audiostyle.config import Config, EncoderConfig, MuLaw, Network, Weights
 from audiostyle.layers import NUM_BLOCKS, block_of, canonical
 from audiostyle.mulaw import encoder_input
 from audiostyle.spectral import SpectralNetwork
-from audiostyle.weights import BOTTLENECK, EncoderWeights, random_weights
+from audiostyle.weights import BOTTLENECK, CHANNELS, EncoderWeights, random_weights
 
 POOL = 512
 
@@ -102,6 +102,18 @@ class NSynthFeatures:
     def steps(self, name: str, length: int) -> int:
         """Time steps of a tap over a clip of `length` samples."""
         return length // self.hop(name)
+
+    # Peak memory of a step, fitted to benchmarks/speed.py (docs/speed.md): about two
+    # 128-channel float32 tensors per computed block kept for the backward pass, and 1.5 more
+    # per tap the loss reads (its Gram or distance and their gradients).
+    def step_bytes_per_sample(self, names: list[str]) -> float:
+        deepest = min(max(block_of(n) for n in names), NUM_BLOCKS)
+        taps = len({canonical(n) for n in names})
+        return 4 * CHANNELS * (1.97 * deepest + 1.54 * taps)
+
+    def target_bytes_per_sample(self, names: list[str]) -> float:
+        """The clip-length target a chunked run keeps: at most one 128-channel content tap."""
+        return 4 * CHANNELS
 
     def window_features(
         self, window: tf.Tensor, start: tf.Tensor, length: int, names: list[str]

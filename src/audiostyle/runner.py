@@ -283,6 +283,7 @@ def transfer_and_write(
         "loss/style_initial": h["style"][0],
         "time/seconds": result.seconds,
         "time/seconds_per_step": float(np.median(h["seconds"])),
+        "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once
     }
     summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
     summary.update(

@@ -18,6 +18,7 @@ import tensorflow as tf
 from audiostyle.chunked import ChunkedObjective, chunk_samples
 from audiostyle.config import Config, DeviceChoice, InitSource, style_weights
 from audiostyle.errors import ConfigError, NumericalError
+from audiostyle.memory import auto_chunk_seconds, budget_bytes
 from audiostyle.mulaw import to_domain, to_waveform
 from audiostyle.objective import StyleTransferObjective
 
@@ -41,6 +42,7 @@ class TransferResult:
     per_layer: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
     device: str = ""
+    chunk_samples: int = 0  # 0: the whole clip at once
 
 
 StepCallback = Callable[[StepStats], None]
@@ -206,13 +208,22 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
 
 
 def build_chunked(
-    cfg: Config, objective: StyleTransferObjective, length: int
+    cfg: Config, objective: StyleTransferObjective, length: int, device: str = "/CPU:0"
 ) -> ChunkedObjective | None:
-    """Chunked evaluation when `runtime.chunk_seconds` asks for chunks shorter than the clip."""
-    if cfg.runtime.chunk_seconds is None:
-        return None
+    """Chunked evaluation when `runtime.chunk_seconds` asks for chunks shorter than the clip,
+    or, when it is null, when the whole clip's step would not fit the memory budget."""
     rate = cfg.audio.sample_rate
-    chunk = chunk_samples(cfg.runtime.chunk_seconds, rate, objective.network, length)
+    seconds = cfg.runtime.chunk_seconds
+    if seconds is None:
+        memory_gb = cfg.runtime.memory_gb
+        # the free host memory says nothing of a GPU's: there only a stated budget counts
+        budget = (
+            None if device.startswith("/GPU") and memory_gb is None else budget_bytes(memory_gb)
+        )
+        seconds = auto_chunk_seconds(objective.network, objective._names, length, rate, budget)
+        if seconds is None:
+            return None
+    chunk = chunk_samples(seconds, rate, objective.network, length)
     return ChunkedObjective(objective, chunk) if chunk < length else None
 
 
@@ -237,7 +248,8 @@ def run_transfer(
     start = time.perf_counter()
     with tf.device(device):
         objective = build_objective(cfg, network)
-        chunked = build_chunked(cfg, objective, len(content))
+        chunked = build_chunked(cfg, objective, len(content), device)
+        result.chunk_samples = chunked.chunk if chunked else 0
         (chunked or objective).set_targets(
             tf.constant(content[None, :]), tf.constant(style[None, :])
         )
