@@ -9,7 +9,7 @@ import tensorflow as tf
 from audiostyle.config import InitSource, LossType, MuLaw, Normalize
 from audiostyle.encoder import NSynthEncoder, NSynthFeatures
 from audiostyle.metrics import style_distance
-from audiostyle.objective import distance, gram
+from audiostyle.objective import StyleTransferObjective, distance, gram
 from audiostyle.transfer import build_objective, run_transfer
 from audiostyle.weights import random_weights
 
@@ -125,3 +125,42 @@ def test_init_sources(compose_config):
         cfg.loss.type == LossType.gram
         and compose_config("init=style").init.source == InitSource.style
     )
+
+
+class FeaturesOnly:
+    """The same encoder seen only through `features`: the objective then takes each Gram
+    with autodiff of plain einsums, the reference for the in-stack Grams."""
+
+    def __init__(self, network: NSynthFeatures):
+        self.network = network
+
+    def features(self, wave, names):
+        return self.network.features(wave, names)
+
+
+def test_grams_taken_in_the_stack_give_the_same_loss_and_gradient(encoder):
+    rng = np.random.default_rng(3)
+    content, style, x = (0.3 * rng.normal(size=(3, 1, 2048))).astype(np.float32)
+    style_layers = ["A_2", "B_30", "C_3", "encoding", "B_1"]  # B_30 is the content layer too
+    results = []
+    for network in (encoder, FeaturesOnly(encoder)):
+        objective = StyleTransferObjective(
+            network, "final_relu", style_layers, [1.0, 0.5, 2.0, 1.0, 0.3],
+            LossType.gram, Normalize.per_layer, alpha=0.7,
+        )  # fmt: skip
+        objective.set_targets(tf.constant(content), tf.constant(style))
+        wave = tf.constant(x)
+
+        @tf.function  # as the Adam step runs it: in a graph, where the Gram's wait applies
+        def loss_and_grad(w, objective=objective):
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                terms = objective(w)
+            return terms.total, terms.per_layer, tape.gradient(terms.total, w)
+
+        results.append([t.numpy() for t in loss_and_grad(wave)])
+    (total, per_layer, grad), (want_total, want_per_layer, want_grad) = results
+    np.testing.assert_allclose(total, want_total, rtol=1e-5)
+    np.testing.assert_allclose(per_layer, want_per_layer, rtol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-6 * np.abs(want_grad).max())
+    assert np.abs(grad).max() > 0

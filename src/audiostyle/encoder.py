@@ -15,6 +15,7 @@ from audiostyle.checkpoint import load_magenta_weights
 from audiostyle.config import Config, EncoderConfig, MuLaw, Network, Weights
 from audiostyle.layers import NUM_BLOCKS, block_of, canonical
 from audiostyle.mulaw import encoder_input
+from audiostyle.objective import gram, gram_tap
 from audiostyle.spectral import SpectralNetwork
 from audiostyle.weights import BOTTLENECK, CHANNELS, EncoderWeights, random_weights
 
@@ -59,23 +60,41 @@ class NSynthEncoder:
         the clip's edges compute exactly what the whole clip does: "same" padding means every
         conv's input is zero outside the clip, so the window zeroes it there too.
         """
+        return self.taps_and_grams(x_scaled, names, (), inside)[0]
+
+    def taps_and_grams(
+        self,
+        x_scaled: tf.Tensor,
+        names: list[str] | tuple[str, ...],
+        grams: list[str] | tuple[str, ...],
+        inside: tf.Tensor | None = None,
+    ) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+        """`taps` for `names`, and F^T F summed over time [batch, 128, 128] for `grams`
+        (A, B or C layers), taken inside the stack so their backprop waits (objective.gram_tap)."""
         wanted = {canonical(n) for n in names}
-        deepest = max(block_of(n) for n in names)
+        gram_of = {canonical(n) for n in grams}
+        deepest = max(block_of(n) for n in [*names, *grams])
         out: dict[str, tf.Tensor] = {}
+        sums: dict[str, tf.Tensor] = {}
+
+        def tap(key: str, value: tf.Tensor) -> tf.Tensor:
+            if key in gram_of:
+                value, sums[key] = gram_tap(value)
+            if key in wanted:
+                out[key] = value
+            return value
+
         en = self._conv(x_scaled, *self._start)
         for i in range(1, min(deepest, NUM_BLOCKS) + 1):
-            a = tf.nn.relu(en) if inside is None else tf.nn.relu(en) * inside
-            b = tf.nn.relu(self._conv(a, *self._dilated[i - 1], rate=dilation(i)))
-            en = en + self._pointwise(b, *self._res[i - 1])
-            for key, value in ((f"A_{i}", a), (f"B_{i}", b), (f"C_{i}", en)):
-                if key in wanted:
-                    out[key] = value
+            a = tap(f"A_{i}", tf.nn.relu(en) if inside is None else tf.nn.relu(en) * inside)
+            b = tap(f"B_{i}", tf.nn.relu(self._conv(a, *self._dilated[i - 1], rate=dilation(i))))
+            en = tap(f"C_{i}", en + self._pointwise(b, *self._res[i - 1]))
         if "encoding" in wanted:
             z = self._pointwise(en, *self._bottleneck)
             frames = tf.shape(z)[1] // POOL
             z = tf.reshape(z[:, : frames * POOL], [tf.shape(z)[0], frames, POOL, BOTTLENECK])
             out["encoding"] = tf.reduce_mean(z, axis=2)
-        return {n: out[canonical(n)] for n in names}
+        return {n: out[canonical(n)] for n in names}, {n: sums[canonical(n)] for n in grams}
 
 
 class NSynthFeatures:
@@ -86,6 +105,19 @@ class NSynthFeatures:
 
     def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
         return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], names)
+
+    def features_and_grams(
+        self, wave: tf.Tensor, names: list[str], grams: list[str]
+    ) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+        """`features` for `names` and the Gram matrices (averaged over time) of `grams`."""
+        inside = [n for n in grams if canonical(n) != "encoding"]  # the pooled one: after
+        outside = [n for n in grams if canonical(n) == "encoding"]
+        x = encoder_input(wave, self.mu_law)[..., None]
+        taps, sums = self.encoder.taps_and_grams(x, [*names, *outside], inside)
+        steps = tf.cast(tf.shape(x)[1], x.dtype)
+        out = {n: g / steps for n, g in sums.items()}
+        out.update({n: gram(taps[n]) for n in outside})
+        return taps, out
 
     # What chunked evaluation (chunked.py) needs to know of this network.
     align = POOL  # chunk and window starts: whole pooling blocks
