@@ -164,3 +164,36 @@ def test_grams_taken_in_the_stack_give_the_same_loss_and_gradient(encoder):
     np.testing.assert_allclose(per_layer, want_per_layer, rtol=1e-5)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-6 * np.abs(want_grad).max())
     assert np.abs(grad).max() > 0
+
+
+def test_alpha_zero_computes_no_content_layer_and_the_same_gradient(encoder):
+    """The pitch experiments' alpha 0 with final_relu content: only the style's three blocks."""
+    asked = []
+
+    class Recording:
+        def features(self, wave, names):
+            asked.append(list(names))
+            return encoder.features(wave, names)
+
+    rng = np.random.default_rng(4)
+    content, style, x = (0.3 * rng.normal(size=(3, 1, 2048))).astype(np.float32)
+    style_layers = ["A_1", "B_1", "A_2", "B_2", "A_3"]
+    results = []
+    for network, uses_content in ((Recording(), None), (encoder, True)):
+        objective = StyleTransferObjective(
+            network, "final_relu", style_layers, [0.2] * 5, LossType.l2, Normalize.none, 0.0
+        )
+        if uses_content:  # the reference: the content layer computed, its term weighted 0
+            objective.uses_content = True
+        objective.set_targets(tf.constant(content), tf.constant(style))
+        asked.clear()
+        wave = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(wave)
+            terms = objective(wave)
+        results.append((terms, tape.gradient(terms.total, wave).numpy(), list(asked)))
+    (terms, grad, requested), (want, want_grad, _) = results
+    assert requested == [style_layers]  # final_relu (block 30) never asked for
+    assert float(terms.content) == 0.0 and float(want.content) > 0
+    np.testing.assert_allclose(float(terms.total), float(want.total), rtol=1e-6)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-7)

@@ -114,6 +114,9 @@ class StyleTransferObjective:
         self.energy_weight = float(energy_weight)
         self.energy_target: tf.Variable | None = None
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
+        # alpha 0 (the paper's pitch experiments): the content term weighs nothing, so its layer
+        # is not computed (final_relu would mean all 30 blocks for a first-five-layers run)
+        self.uses_content = self.alpha != 0
         self.content_target: tf.Variable | None = None
         self.style_targets: list[tf.Variable] = []
 
@@ -133,19 +136,20 @@ class StyleTransferObjective:
     def _style_inputs(self, wave: tf.Tensor) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
         """The taps, and each style layer's Gram or activations; a network that computes
         Grams as it goes (`features_and_grams`) does so, to keep backprop's memory low."""
+        content = [self.content_layer] if self.uses_content else []
         if self.loss_type == LossType.gram and hasattr(self.network, "features_and_grams"):
-            taps, grams = self.network.features_and_grams(
-                wave, [self.content_layer], self.style_layers
-            )
+            taps, grams = self.network.features_and_grams(wave, content, self.style_layers)
             return taps, [grams[n] for n in self.style_layers]
-        taps = self.network.features(wave, self._names)
+        taps = self.network.features(wave, list(dict.fromkeys([*content, *self.style_layers])))
         return taps, [self._style_features(taps[n]) for n in self.style_layers]
 
     def __call__(self, wave: tf.Tensor) -> LossTerms:
         if self.content_target is None:
             raise RuntimeError("set_targets must be called before the objective is evaluated")
         taps, styles = self._style_inputs(wave)
-        content = distance(taps[self.content_layer], self.content_target, self.normalize)
+        content = tf.zeros([])  # alpha 0: not computed, reported as 0
+        if self.uses_content:
+            content = distance(taps[self.content_layer], self.content_target, self.normalize)
         per_layer = tf.stack(
             [distance(x, target, self.normalize) for x, target in zip(styles, self.style_targets)]
         )

@@ -8,6 +8,7 @@ x_G(steps), and snapshot i is x_G(i).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.memory import auto_chunk_seconds, budget_bytes
 from audiostyle.mulaw import to_domain, to_waveform
 from audiostyle.objective import StyleTransferObjective
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,11 @@ class StepQueue:
 
 
 def build_objective(cfg: Config, network) -> StyleTransferObjective:
+    if cfg.alpha == 0:
+        log.info(
+            "alpha is 0: the content layer %s is not computed (loss/content reads 0)",
+            cfg.content_layer.layer,
+        )
     return StyleTransferObjective(
         network=network,
         content_layer=cfg.content_layer.layer,
