@@ -29,14 +29,16 @@ def clips(samples: int) -> list[tf.Tensor]:
     return [tf.constant((0.3 * rng.normal(size=(1, samples))).astype(np.float32)) for _ in range(3)]
 
 
-def whole_and_chunked(network, content_layer, style_layers, loss, normalize, samples, chunk):
+def whole_and_chunked(
+    network, content_layer, style_layers, loss, normalize, samples, chunk, alpha=0.7
+):
     """(terms, gradient) of the whole clip and of chunks of `chunk` samples, same inputs."""
     content, style, x = clips(samples)
 
     def objective():
         weights = list(np.linspace(0.5, 1.5, len(style_layers)))
         return StyleTransferObjective(
-            network, content_layer, style_layers, weights, loss, normalize, 0.7, 0.5
+            network, content_layer, style_layers, weights, loss, normalize, alpha, 0.5
         )
 
     whole = objective()
@@ -54,12 +56,12 @@ def whole_and_chunked(network, content_layer, style_layers, loss, normalize, sam
     return (terms, grad), (chunk_terms, chunk_grad)
 
 
-def assert_same(whole, chunked):
+def assert_same(whole, chunked, content: bool = True):
     (terms, grad), (chunk_terms, chunk_grad) = whole, chunked
     for name in ("total", "content", "style", "energy", "per_layer"):
         want, got = getattr(terms, name).numpy(), getattr(chunk_terms, name).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-4, err_msg=name)
-    assert float(terms.energy) > 0 and float(terms.content) > 0
+    assert float(terms.energy) > 0 and (float(terms.content) > 0) == content
     scale = np.abs(grad.numpy()).max()
     assert scale > 0
     np.testing.assert_allclose(chunk_grad.numpy(), grad.numpy(), atol=1e-4 * scale)
@@ -73,6 +75,19 @@ def test_nsynth_chunks_give_the_whole_clip_loss_and_gradient(nsynth, loss, norma
     layers = ["A_1", "B_3", "C_5", "A_6"]
     whole, chunked = whole_and_chunked(nsynth, "B_6", layers, loss, normalize, 2560, 1024)
     assert_same(whole, chunked)
+
+
+def test_alpha_zero_chunks_skip_the_content_layer_and_match(nsynth):
+    """The pitch experiments' shape: style on early blocks, content deep, alpha 0."""
+    layers = ["A_1", "B_1", "A_2"]
+    whole, chunked = whole_and_chunked(
+        nsynth, "final_relu", layers, LossType.l2, Normalize.none, 2560, 1024, alpha=0.0
+    )
+    assert_same(whole, chunked, content=False)
+    objective = StyleTransferObjective(
+        nsynth, "final_relu", layers, [1.0] * 3, LossType.l2, Normalize.none, 0.0
+    )
+    assert ChunkedObjective(objective, 1024).context == 1024  # block 2's, not block 30's 3070
 
 
 @pytest.mark.parametrize(

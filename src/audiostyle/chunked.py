@@ -74,9 +74,10 @@ class ChunkedObjective:
         if chunk % self.align:
             raise ValueError(f"chunk of {chunk} samples is not a multiple of {self.align}")
         self.chunk = chunk
-        self.context = context_samples(net, objective._names)
-        self.window = window_samples(net, objective._names, chunk)
-        self.channels = self._channels(objective._names)
+        names = objective.computed_names  # without the content layer when alpha is 0
+        self.context = context_samples(net, names)
+        self.window = window_samples(net, names, chunk)
+        self.channels = self._channels(names)
 
     # -- geometry -------------------------------------------------------------------------
 
@@ -160,9 +161,10 @@ class ChunkedObjective:
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """The objective's targets, as its own set_targets computes them, chunk by chunk."""
         o = self.objective
-        o.content_target = tf.Variable(
-            self.features(content, [o.content_layer])[o.content_layer], trainable=False
-        )
+        c = o.content_layer
+        # alpha 0: no content target (the windows' context may not cover the content layer)
+        target = self.features(content, [c])[c] if o.uses_content else tf.zeros([1, 0, 0])
+        o.content_target = tf.Variable(target, trainable=False)
         o.energy_target = tf.Variable(energy_contour(content), trainable=False)
         if o.loss_type == LossType.gram:
             targets = self.gram_matrices(style, o.style_layers)
@@ -199,14 +201,15 @@ class ChunkedObjective:
         o = self.objective
         length, padded = wave.shape[1], self._padded(wave)
         chunks = self._chunks(length)
-        names = o._names
+        names = o.computed_names
         gram_per_layer, d_gram = self._gram_gradients(wave)
         gram = o.loss_type == LossType.gram
-        content_scale = self._scale(o.content_target)
         style_scales = [self._scale(t) for t in o.style_targets]
         energy_steps = -(-length // ENERGY_HOP)
         hop_of = self.network.hop
-        content_target = self._pad_target(o.content_target, hop_of(o.content_layer), chunks)
+        if o.uses_content:
+            content_scale = self._scale(o.content_target)
+            content_target = self._pad_target(o.content_target, hop_of(o.content_layer), chunks)
         energy_target = self._pad_target(o.energy_target[..., None], ENERGY_HOP, chunks)
         style_targets = [
             None if gram else self._pad_target(t, hop_of(n), chunks)
@@ -218,10 +221,11 @@ class ChunkedObjective:
             own = {
                 n: self._own(taps[n], self.network.hop(n), i, self._steps(n, length)) for n in names
             }
-            c = o.content_layer
-            hop = self.network.hop(c)
-            diff = own[c] - self._own_target(content_target, hop, i)
-            content = tf.reduce_sum(tf.square(diff)) * content_scale
+            content = tf.zeros([])  # alpha 0: the content layer is not computed
+            if o.uses_content:
+                c = o.content_layer
+                diff = own[c] - self._own_target(content_target, self.network.hop(c), i)
+                content = tf.reduce_sum(tf.square(diff)) * content_scale
             per_layer, surrogate = [], tf.zeros([])
             for k, n in enumerate(o.style_layers):
                 if gram:

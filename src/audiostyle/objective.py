@@ -133,6 +133,11 @@ class StyleTransferObjective:
             tf.Variable(self._style_features(s[n]), trainable=False) for n in self.style_layers
         ]
 
+    @property
+    def computed_names(self) -> list[str]:
+        """The layers a step computes: the content layer only when its term has weight."""
+        return self._names if self.uses_content else list(dict.fromkeys(self.style_layers))
+
     def _style_inputs(self, wave: tf.Tensor) -> tuple[dict[str, tf.Tensor], list[tf.Tensor]]:
         """The taps, and each style layer's Gram or activations; a network that computes
         Grams as it goes (`features_and_grams`) does so, to keep backprop's memory low."""

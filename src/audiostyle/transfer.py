@@ -228,7 +228,8 @@ def build_chunked(
         budget = (
             None if device.startswith("/GPU") and memory_gb is None else budget_bytes(memory_gb)
         )
-        seconds = auto_chunk_seconds(objective.network, objective._names, length, rate, budget)
+        names = objective.computed_names
+        seconds = auto_chunk_seconds(objective.network, names, length, rate, budget)
         if seconds is None:
             return None
     chunk = chunk_samples(seconds, rate, objective.network, length)
