@@ -24,7 +24,7 @@ import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import sqlalchemy
@@ -47,6 +47,9 @@ from audiostyle.errors import AudiostyleError, ConfigError
 from audiostyle.files import file_lock
 from audiostyle.interrupts import held, uninterrupted
 from audiostyle.redact import redact
+
+if TYPE_CHECKING:  # MLflow loads only when tracking is on
+    from audiostyle.tracking import MlflowTracker
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"  # the fail_reason of a trial stopped by Ctrl-C or SIGTERM
@@ -311,12 +314,14 @@ class OptunaSweeper:
         study = load_study(cfg, runs_dir)
         url = storage_url(cfg, runs_dir)
         log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
+        tracker = open_tracker(tracking, runs_dir)  # the sweep's own run and dead workers' runs
         with held(), study_lock(study, url):  # one parent run, however many workers start
-            parent = open_parent_run(study, cfg, tracking, runs_dir)
+            open_parent_run(study, cfg, tracker)
+        parent = tracker.run_id if tracker else None  # every trial's run is its child
         asked: list[optuna.Trial] = []  # this worker's trials not yet told
         try:
             while True:
-                batch = self._next_batch(study, cfg, space, url, asked)
+                batch = self._next_batch(study, cfg, space, url, asked, tracker)
                 if batch is None:
                     break
                 if batch:
@@ -324,10 +329,10 @@ class OptunaSweeper:
                     asked.clear()
                 else:  # others still run trials; one whose worker died comes back to be retried
                     time.sleep(cfg.heartbeat_seconds)
-            finish_parent_run(study, cfg, tracking, runs_dir, parent)
+            finish_parent_run(study, cfg, tracker, runs_dir)
         except BaseException as err:  # Ctrl-C, SIGTERM, a launcher error: the study stays sound
             with held():  # a second Ctrl-C must not cut this clean-up short
-                self.abandon(study, asked, parent, err)
+                abandon(study, asked, tracker, err)
             raise
         return study
 
@@ -338,6 +343,7 @@ class OptunaSweeper:
         space: dict[str, BaseDistribution],
         url: str,
         asked: list[optuna.Trial],
+        tracker: MlflowTracker | None,
     ) -> list[optuna.Trial] | None:
         """New trials for this worker (also appended to `asked` the moment they exist);
         [] to wait for other workers' trials; None when the study is done."""
@@ -349,8 +355,8 @@ class OptunaSweeper:
             asked.extend(batch)
             for trial in batch:  # which machine and process ran it, for whoever reads the study
                 trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        if dead:
-            self.end_dead_runs(cfg.study_name, dead)
+        if dead and tracker is not None:
+            end_dead_runs(tracker, cfg.study_name, dead)
         if not batch:
             return [] if running else None
         return batch
@@ -377,53 +383,57 @@ class OptunaSweeper:
         for trial, ret in zip(batch, returns, strict=True):
             tell(study, cfg, trial, ret)
 
-    def abandon(
-        self, study: optuna.Study, asked: list[optuna.Trial], parent: str | None, err: BaseException
-    ) -> None:
-        """The sweep stops early: this worker's unfinished trials are FAIL with the reason (an
-        interrupted one does not count, so the same command resumes), the parent run ends."""
-        interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
-        reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
-        for trial in asked:
-            if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
-                trial.set_user_attr("fail_reason", reason[:2000])
-                study.tell(trial, state=TrialState.FAIL)
-        self.end_parent(parent, "KILLED" if interrupted else "FAILED")
 
-    @uninterrupted
-    def end_dead_runs(self, study_name: str, numbers: list[int]) -> None:
-        """A dead worker left its trials' MLflow runs RUNNING: mark them FAILED, saying why."""
-        _, runs_dir, tracking = self._settings()
-        if not tracking.enabled:
-            return
-        from audiostyle.tracking import MlflowTracker
+def open_tracker(tracking: TrackingConfig, runs_dir: str) -> MlflowTracker | None:
+    """The sweep's one handle on the MLflow store (None when tracking is off)."""
+    if not tracking.enabled:
+        return None
+    from audiostyle.tracking import MlflowTracker
 
-        try:
-            tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
-            reason = "worker died: its heartbeat stopped"
-            ended = sum(
-                tracker.fail_running({"sweep.study": study_name, "sweep.trial": str(n)}, reason)
-                for n in numbers
-            )
-        except Exception as err:  # the sweep goes on; the runs merely stay RUNNING
-            log.warning("could not end a dead worker's MLflow runs: %s", redact(str(err))[:300])
-            return
-        if ended:
-            log.info("marked %d MLflow run(s) of dead workers FAILED", ended)
+    return MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
 
-    def end_parent(self, parent: str | None, status: str) -> None:
-        """End the sweep's MLflow run when the sweep stops early; a rerun resumes it."""
-        if parent is None:
-            return
-        from audiostyle.tracking import MlflowTracker
 
-        _, runs_dir, tracking = self._settings()
-        try:
-            tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
-            tracker.run_id = parent
-            tracker.end(status)
-        except Exception as err:  # must not hide why the sweep stopped
-            log.warning("could not end the sweep's MLflow run: %s", redact(str(err))[:300])
+def abandon(
+    study: optuna.Study,
+    asked: list[optuna.Trial],
+    tracker: MlflowTracker | None,
+    err: BaseException,
+) -> None:
+    """The sweep stops early: this worker's unfinished trials are FAIL with the reason (an
+    interrupted one does not count, so the same command resumes), the parent run ends."""
+    interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+    reason = INTERRUPTED if interrupted else f"{type(err).__name__}: {err}"
+    for trial in asked:
+        if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            fail_trial(study, trial, reason)
+    if tracker is None:
+        return
+    try:  # the parent run; a rerun resumes it
+        tracker.end("KILLED" if interrupted else "FAILED")
+    except Exception as end_err:  # must not hide why the sweep stopped
+        log.warning("could not end the sweep's MLflow run: %s", redact(str(end_err))[:300])
+
+
+@uninterrupted
+def end_dead_runs(tracker: MlflowTracker, study_name: str, numbers: list[int]) -> None:
+    """A dead worker left its trials' MLflow runs RUNNING: mark them FAILED, saying why."""
+    reason = "worker died: its heartbeat stopped"
+    try:
+        ended = sum(
+            tracker.fail_running({"sweep.study": study_name, "sweep.trial": str(n)}, reason)
+            for n in numbers
+        )
+    except Exception as err:  # the sweep goes on; the runs merely stay RUNNING
+        log.warning("could not end a dead worker's MLflow runs: %s", redact(str(err))[:300])
+        return
+    if ended:
+        log.info("marked %d MLflow run(s) of dead workers FAILED", ended)
+
+
+def fail_trial(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """FAIL, with the reason kept where whoever reads the study finds it."""
+    trial.set_user_attr("fail_reason", reason[:2000])
+    study.tell(trial, state=TrialState.FAIL)
 
 
 @uninterrupted
@@ -434,8 +444,7 @@ def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobRet
         try:
             values = [float(summary[k]) for k in cfg.objectives]
         except (KeyError, TypeError) as err:
-            trial.set_user_attr("fail_reason", f"objective missing from the run's result: {err}")
-            study.tell(trial, state=TrialState.FAIL)
+            fail_trial(study, trial, f"objective missing from the run's result: {err}")
             return
         study.tell(trial, values)
         log.info("trial %d: %s", trial.number, dict(zip(cfg.objectives, values, strict=True)))
@@ -446,25 +455,21 @@ def tell(study: optuna.Study, cfg: SweepConfig, trial: optuna.Trial, ret: JobRet
         log.info("trial %d pruned", trial.number)
         return
     reason = f"{type(error).__name__}: {error}"
-    trial.set_user_attr("fail_reason", reason[:2000])
-    study.tell(trial, state=TrialState.FAIL)
+    fail_trial(study, trial, reason)
     log.warning("trial %d failed (%s); the sweep goes on", trial.number, reason)
 
 
 @uninterrupted
-def open_parent_run(
-    study: optuna.Study, cfg: SweepConfig, tracking: TrackingConfig, runs_dir: str
-) -> str | None:
-    """One MLflow run per study that every trial's run is a child of (shared by all workers)."""
-    if not tracking.enabled:
-        return None
-    from audiostyle.tracking import MlflowTracker
-
+def open_parent_run(study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracker | None) -> None:
+    """One MLflow run per study that every trial's run is a child of (shared by all workers);
+    `tracker.run_id` is it afterwards."""
+    if tracker is None:
+        return
     known = study.user_attrs.get("mlflow_parent_run_id")
-    tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
     if known:
         tracker.client.update_run(known, status="RUNNING")  # resumed after an interruption
-        return known
+        tracker.run_id = known
+        return
     run_id = tracker.start(
         f"sweep-{cfg.study_name}",
         {
@@ -475,24 +480,16 @@ def open_parent_run(
         {"sweep.study": cfg.study_name, "sweep.role": "parent"},
     )
     study.set_user_attr("mlflow_parent_run_id", run_id)
-    return run_id
 
 
 def finish_parent_run(
-    study: optuna.Study,
-    cfg: SweepConfig,
-    tracking: TrackingConfig,
-    runs_dir: str,
-    parent: str | None,
+    study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracker | None, runs_dir: str
 ) -> None:
     """Best trial(s) and Optuna's plots on the parent run."""
-    if parent is None:
+    if tracker is None:
         return
     from audiostyle.sweep_plots import write_study_plots
-    from audiostyle.tracking import MlflowTracker
 
-    tracker = MlflowTracker(tracking, Path(runs_dir), tracking.experiment)
-    tracker.run_id = parent
     states = [t.state for t in study.get_trials(deepcopy=False)]
     tracker.log_metrics(
         {
