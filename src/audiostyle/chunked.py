@@ -162,7 +162,8 @@ class ChunkedObjective:
         """The objective's targets, as its own set_targets computes them, chunk by chunk."""
         o = self.objective
         c = o.content_layer
-        # alpha 0: no content target (the windows' context may not cover the content layer)
+        # alpha 0: no content target, as in the objective's own set_targets (the windows'
+        # context may not even cover the content layer)
         target = self.features(content, [c])[c] if o.uses_content else tf.zeros([1, 0, 0])
         o.content_target = tf.Variable(target, trainable=False)
         o.energy_target = tf.Variable(energy_contour(content), trainable=False)

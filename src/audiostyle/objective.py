@@ -125,9 +125,13 @@ class StyleTransferObjective:
 
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """Compute C(x_C) and the style targets of x_S once (stored as variables, not constants)."""
-        c = self.network.features(content, [self.content_layer])
+        c = self.content_layer
+        # alpha 0: no content target (its layer is never computed, not even for x_C)
+        target = (
+            self.network.features(content, [c])[c] if self.uses_content else tf.zeros([1, 0, 0])
+        )
         s = self.network.features(style, self.style_layers)
-        self.content_target = tf.Variable(c[self.content_layer], trainable=False)
+        self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
         self.style_targets = [
             tf.Variable(self._style_features(s[n]), trainable=False) for n in self.style_layers
@@ -145,7 +149,7 @@ class StyleTransferObjective:
         if self.loss_type == LossType.gram and hasattr(self.network, "features_and_grams"):
             taps, grams = self.network.features_and_grams(wave, content, self.style_layers)
             return taps, [grams[n] for n in self.style_layers]
-        taps = self.network.features(wave, list(dict.fromkeys([*content, *self.style_layers])))
+        taps = self.network.features(wave, self.computed_names)
         return taps, [self._style_features(taps[n]) for n in self.style_layers]
 
     def __call__(self, wave: tf.Tensor) -> LossTerms:
