@@ -15,7 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from audiostyle.config import to_config, validate
+from audiostyle.config import to_config
 from audiostyle.errors import AudiostyleError, ConfigError, StorageError, fail
 from audiostyle.files import storage_errors
 from audiostyle.interrupts import raise_interrupt
@@ -61,8 +61,7 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:
     signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run like Ctrl-C: KILLED
     try:
         config = to_config(cfg)
-        validate(config)  # before the heavy imports below: a typo costs a second, not ten
-        from audiostyle.runner import RunContext, run
+        from audiostyle.runner import RunContext, run  # light: run() validates before TF loads
 
         hc = HydraConfig.get()
         ctx = RunContext(
