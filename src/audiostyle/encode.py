@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audiostyle import clipspec
-from audiostyle.audio import HOP
+from audiostyle.audio import HOP, refuse_inputs
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
 from audiostyle.files import atomic_path
@@ -82,10 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.use_ema and not args.checkpoint:
             raise ConfigError("--use-ema needs --checkpoint")
         clipspec.check(args.clip, "clip", args.nsynth_root, RATE)
-        if args.out.resolve() in {
-            p.resolve() for p in clipspec.input_paths(args.clip, args.nsynth_root)
-        }:
-            raise AudioError(f"{args.out}: refusing to overwrite the input clip")
+        refuse_inputs(args.out, clipspec.input_paths(args.clip, args.nsynth_root))
         clip = clipspec.load(args.clip, RATE, None, None, args.nsynth_root)
         usable = len(clip) // HOP * HOP
         if usable == 0:
