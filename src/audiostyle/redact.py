@@ -20,6 +20,7 @@ def redact_files(folder: Path, pattern: str = "*.yaml") -> None:
     would otherwise carry into the run folder and MLflow's artifacts."""
     for path in sorted(folder.glob(pattern)):
         text = path.read_text()
-        if redact(text) != text:
+        clean = redact(text)
+        if clean != text:
             with atomic_path(path) as tmp:
-                tmp.write_text(redact(text))
+                tmp.write_text(clean)
