@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-BASE = ["experiment=nsynth", "tracking=none"]
 VARIANTS = {
     "eager": {"eager": True, "overrides": ["runtime.xla=false"]},
     "function": {"overrides": ["runtime.xla=false"]},
@@ -85,17 +83,14 @@ def timed(call, repeats: int) -> tuple[list[float], list[float]]:
 
 
 def config(overrides: list[str], samples: int, style_layers: str):
-    from hydra import compose, initialize_config_dir
-
-    from audiostyle.config import register_configs, to_config
+    from audiostyle.config import register_configs
+    from audiostyle.reproduce import compose_experiment
 
     register_configs()
-    duration = samples / 16000
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        layers = f"style_layers={style_layers}"
-        return to_config(
-            compose("config", [*BASE, layers, f"audio.duration={duration}", *overrides])
-        )
+    layers = f"style_layers={style_layers}"
+    return compose_experiment(
+        "nsynth", ["tracking=none", layers, f"audio.duration={samples / 16000}", *overrides]
+    )
 
 
 def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_both") -> dict:
