@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from mlflow.tracking import MlflowClient
 
 from audiostyle.config import Config, register_configs, to_config
 
@@ -52,6 +54,20 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 300):
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def wait_for_mlflow_run(uri: str, trial: int, seconds: float = 120) -> None:
+    """Until the trial's MLflow run exists, so that killing its worker leaves it RUNNING."""
+    client = MlflowClient(uri)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        experiment = client.get_experiment_by_name("audiostyle")
+        if experiment and client.search_runs(
+            [experiment.experiment_id], filter_string=f"tags.`sweep.trial` = '{trial}'"
+        ):
+            return
+        time.sleep(1)
+    raise AssertionError(f"trial {trial} never started its MLflow run")
 
 
 def harmonic_note(pitch: int, n: int = 16000, rate: int = 16000):

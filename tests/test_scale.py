@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from audiostyle.errors import ConfigError
 
-from conftest import CONF, ROOT
+from conftest import CONF, ROOT, wait_for_mlflow_run
 from test_sweep import FAST
 
 SCRIPT = ROOT / "scripts" / "local_cluster.sh"
@@ -171,20 +171,6 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "cluster" not in p.parts]
     written += list(Path(hydra_dir).iterdir())
     assert written and not [p for p in written if secret in p.read_text(errors="replace")]
-
-
-def wait_for_mlflow_run(uri: str, trial: int, seconds: float = 120) -> None:
-    """Until the trial's MLflow run exists, so that killing its worker leaves it RUNNING."""
-    client = MlflowClient(uri)
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        experiment = client.get_experiment_by_name("audiostyle")
-        if experiment and client.search_runs(
-            [experiment.experiment_id], filter_string=f"tags.`sweep.trial` = '{trial}'"
-        ):
-            return
-        time.sleep(1)
-    raise AssertionError(f"trial {trial} never started its MLflow run")
 
 
 def worker_stderr(worker: subprocess.Popen) -> str:

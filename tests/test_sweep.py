@@ -10,7 +10,7 @@ import sqlalchemy
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import ROOT, ctrl_c_as_in_a_terminal, run_cli
+from conftest import ROOT, ctrl_c_as_in_a_terminal, run_cli, wait_for_mlflow_run
 
 FAST = [
     "audio.duration=0.064",
@@ -199,12 +199,8 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     ]
     victim = subprocess.Popen(slow, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_a_running_trial(tmp_path, "dead")
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = [client.get_experiment_by_name("audiostyle").experiment_id]  # the parent made it
-    deadline = time.time() + 120
-    while not client.search_runs(exp, filter_string="tags.`sweep.trial` = '0'"):
-        assert time.time() < deadline, "the trial never began its MLflow run"
-        time.sleep(1)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    wait_for_mlflow_run(uri, 0)
     victim.send_signal(signal.SIGKILL)  # no clean-up at all: only the missing heartbeat tells
     victim.wait(timeout=30)
     time.sleep(3)  # past the grace period of 2 heartbeats
@@ -216,6 +212,8 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
     assert retries[0].params == done[0].params
     assert not [t for t in done if t.state == TrialState.RUNNING]
     assert sum(t.state == TrialState.COMPLETE for t in done) == 2
+    client = MlflowClient(uri)
+    exp = [client.get_experiment_by_name("audiostyle").experiment_id]
     (dead,) = client.search_runs(exp, filter_string="tags.`sweep.trial` = '0'")
     assert dead.info.status == "FAILED"  # ended by the worker that failed its trial
     assert "heartbeat" in dead.data.tags["error"]
