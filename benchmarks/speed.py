@@ -1,19 +1,24 @@
-"""Speed of one Adam step of the paper's Gram run over all 60 ReLU layers, against baselines.
+"""Speed of one Adam step, against baselines measured in the same run.
 
-For each clip length and variant: seconds per step (median after warm-up; the first call,
-tracing and compilation included, separately), peak memory, FLOPs of one step (counted
-analytically from the layer shapes: forward, input gradient, Gram and its gradient, the
-minimum work of the step), achieved FLOP/s, and the ratio to this machine's float32 matmul peak
-(measured here, same run) and to the plain baselines (same run):
+`--network nsynth` (default): the paper's Gram run over all 60 ReLU layers. For each clip
+length and variant: seconds per step (median after warm-up; the first call, tracing and
+compilation included, separately), peak memory, FLOPs of one step (counted analytically from
+the layer shapes: forward, input gradient, Gram and its gradient, the minimum work of the step),
+achieved FLOP/s, and the ratio to this machine's float32 matmul peak (measured here, same run)
+and to the plain baselines (same run):
 - `eager`: the step run eagerly, op by op (the straightforward TensorFlow version);
 - `function`: the same in a plain tf.function (runtime.xla=false);
 - `xla`: the project's step, one XLA-compiled function (runtime.xla=true);
 - `xla, chunks of 1 s`: the same with runtime.chunk_seconds=1 (exact, constant memory).
+`--network spectral`: the default run's network (experiment=spectral), against
+- `before: conv op, C x C Grams`: its step as it was, XLA-compiled: tf.nn.convolution and the
+  4096 x 4096 Gram matrices, where the product takes one matmul of unfolded frames and the Gram
+  distance through frames (objective.frame_gram_distance). FLOP columns are left empty there.
 Every variant runs in its own process, so each peak memory is its own. Peak memory is the
 process's peak RSS on CPU (TensorFlow and Python included; `idle` is that of a process that only
 imported TensorFlow) and tf.config.experimental.get_memory_info's peak on a GPU.
-Usage: python benchmarks/speed.py [--samples 16000 48000] [--steps 3] [--variants xla ...]
-       [--out runs/bench/speed.json]
+Usage: python benchmarks/speed.py [--network nsynth|spectral] [--samples 16000 48000]
+       [--steps 3] [--variants xla ...] [--out runs/bench/speed.json]
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ VARIANTS = {
     "function": {"overrides": ["runtime.xla=false"]},
     "xla": {"overrides": ["runtime.xla=true"]},
     "xla, chunks of 1 s": {"overrides": ["runtime.xla=true", "runtime.chunk_seconds=1"]},
+    "before: conv op, C x C Grams": {"before": True, "overrides": ["runtime.xla=true"]},
+}
+NETWORK_VARIANTS = {
+    "nsynth": ["eager", "function", "xla", "xla, chunks of 1 s"],
+    "spectral": ["before: conv op, C x C Grams", "function", "xla"],
 }
 CHANNELS = 128
 
@@ -82,18 +92,45 @@ def timed(call, repeats: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-def config(overrides: list[str], samples: int, style_layers: str):
+def config(overrides: list[str], samples: int, network: str, style_layers: str):
     from audiostyle.config import register_configs
     from audiostyle.reproduce import compose_experiment
 
     register_configs()
-    layers = f"style_layers={style_layers}"
+    layers = [f"style_layers={style_layers}"] if network == "nsynth" else []
     return compose_experiment(
-        "nsynth", ["tracking=none", layers, f"audio.duration={samples / 16000}", *overrides]
+        network, ["tracking=none", *layers, f"audio.duration={samples / 16000}", *overrides]
     )
 
 
-def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_both") -> dict:
+def stock_conv_network(cfg):
+    """The spectral network with its conv as TensorFlow's conv op, as it was."""
+    import tensorflow as tf
+
+    from audiostyle.spectral import SpectralNetwork
+
+    class StockConv(SpectralNetwork):
+        def _conv(self, spec):
+            return tf.nn.convolution(spec, self.kernel, padding="SAME")
+
+    return StockConv(cfg.encoder.spectral, cfg.encoder.seed)
+
+
+def as_gram_matrices(objective) -> None:
+    """Gram-loss targets held as C x C matrices: the objective then forms x_G's Grams too."""
+    import tensorflow as tf
+
+    from audiostyle.objective import FrameGramTarget
+
+    objective.style_targets = [
+        tf.Variable(t.gram()) if isinstance(t, FrameGramTarget) else t
+        for t in objective.style_targets
+    ]
+
+
+def measure(
+    variant: str, samples: int, steps: int, network: str = "nsynth", style_layers: str = "relu_both"
+) -> dict:
     """One variant in this process: step times and peak memory."""
     import tensorflow as tf
 
@@ -101,12 +138,13 @@ def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_bo
     from audiostyle.transfer import AdamStep, build_objective, pick_device
 
     spec = VARIANTS[variant]
-    cfg = config(spec["overrides"], samples, style_layers)
+    cfg = config(spec["overrides"], samples, network, style_layers)
     device = pick_device(cfg.device)
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, samples))).astype(np.float32)
     with tf.device(device):
-        objective = build_objective(cfg, build_network(cfg))
+        net = stock_conv_network(cfg) if spec.get("before") else build_network(cfg)
+        objective = build_objective(cfg, net)
         targets = tf.constant(content[None]), tf.constant(style[None])
         if "runtime.chunk_seconds=1" in spec["overrides"]:
             from audiostyle.transfer import build_chunked
@@ -116,6 +154,8 @@ def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_bo
             adam = AdamStep(objective, cfg, content, chunked)
         else:  # also runs on the code before chunking existed, for before/after figures
             objective.set_targets(*targets)
+            if spec.get("before"):
+                as_gram_matrices(objective)
             adam = AdamStep(objective, cfg, content)
         step = adam._step if spec.get("eager") else adam.step
         tick, cpu_tick = time.perf_counter(), time.process_time()
@@ -132,7 +172,8 @@ def measure(variant: str, samples: int, steps: int, style_layers: str = "relu_bo
         "cpu_s": statistics.median(cpu),
         "peak_bytes": peak_rss_bytes(),
         "memory": "process peak RSS",
-        "style_layers": style_layers,
+        "network": network,
+        "style_layers": style_layers if network == "nsynth" else "conv",
     }
     if device.startswith("/GPU"):
         row["peak_bytes"] = tf.config.experimental.get_memory_info("GPU:0")["peak"]
@@ -167,31 +208,35 @@ def worker(task: list) -> None:
     print(json.dumps(out))
 
 
-def table(rows: list[dict], peak: dict, idle_bytes: int) -> str:
+def table(rows: list[dict], peak: dict, idle_bytes: int, baselines: list[str]) -> str:
     """Ratios to the matmul peak are given in wall time and in process CPU time (the latter
     still means something on a machine shared with other work)."""
     lines = [
         "| T | variant | first call (s) | s / step | CPU s / step | GFLOP / step | GFLOP/s "
-        "| of matmul peak (wall, CPU) | vs eager | vs function | peak memory (GB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| of matmul peak (wall, CPU) | "
+        + " | ".join(f"vs {b}" for b in baselines)
+        + " | peak memory (GB) |",
+        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(baselines),
     ]
     base = {(r["samples"], r["variant"]): r.get("step_s") for r in rows}
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['samples']} | {r['variant']} | error: {r['error']} |")
             continue
-        flops = step_flops(r["samples"])
-        rate = flops / r["step_s"]
-        cpu_share = flops / r["cpu_s"] / peak["flops_per_cpu_s"]
         ratios = []
-        for b in ("eager", "function"):
+        for b in baselines:
             ref = base.get((r["samples"], b))
             ratios.append(f"{ref / r['step_s']:.2f}x" if ref else "-")
+        flop_columns = "| - | - | - "
+        if r.get("network", "nsynth") == "nsynth":
+            flops = step_flops(r["samples"])
+            rate = flops / r["step_s"]
+            cpu_share = flops / r["cpu_s"] / peak["flops_per_cpu_s"]
+            flop_columns = f"| {flops / 1e9:.0f} | {rate / 1e9:.1f} | {rate / peak['flops']:.0%}, {cpu_share:.0%} "
         lines.append(
             f"| {r['samples']} | {r['variant']} | {r['first_step_s']:.1f} | {r['step_s']:.2f} "
-            f"| {r['cpu_s']:.2f} | {flops / 1e9:.0f} | {rate / 1e9:.1f} "
-            f"| {rate / peak['flops']:.0%}, {cpu_share:.0%} | {ratios[0]} "
-            f"| {ratios[1]} | {r['peak_bytes'] / 1e9:.2f} |"
+            f"| {r['cpu_s']:.2f} {flop_columns}| {' | '.join(ratios)} "
+            f"| {r['peak_bytes'] / 1e9:.2f} |"
         )
     lines.append(
         f"\nmatmul peak {peak['flops'] / 1e9:.1f} GFLOP/s wall, "
@@ -203,11 +248,12 @@ def table(rows: list[dict], peak: dict, idle_bytes: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--network", choices=list(NETWORK_VARIANTS), default="nsynth")
     p.add_argument("--samples", type=int, nargs="+", default=[16000])
     p.add_argument(
         "--steps", type=int, default=3, help="timed steps after the first call (0: time that)"
     )
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="default: the network's")
     p.add_argument(
         "--style-layers",
         default="relu_both",
@@ -219,12 +265,14 @@ def main() -> None:
     if args.worker:
         worker(json.loads(args.worker))
         return
+    variants = args.variants or NETWORK_VARIANTS[args.network]
     peak = in_subprocess(["matmul"])
     idle_bytes = in_subprocess(["idle"])["peak_bytes"]
     rows = []
     for samples in args.samples:
-        for variant in args.variants:
-            row = in_subprocess(["measure", variant, samples, args.steps, args.style_layers])
+        for variant in variants:
+            task = ["measure", variant, samples, args.steps, args.network, args.style_layers]
+            row = in_subprocess(task)
             row.setdefault("variant", variant)
             row.setdefault("samples", samples)
             rows.append(row)
@@ -232,14 +280,16 @@ def main() -> None:
     report = {
         "matmul_peak": peak,
         "idle_peak_bytes": idle_bytes,
-        "flops_counted": "analytically from the layer shapes (step_flops)",
+        "network": args.network,
+        "flops_counted": "analytically from the layer shapes (step_flops; NSynth only)",
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(table(rows, peak, idle_bytes))
+    baselines = [v for v in variants if v in ("eager", "function", "before: conv op, C x C Grams")]
+    print(table(rows, peak, idle_bytes, baselines))
     print(f"load average {os.getloadavg()} on {os.cpu_count()} cores; JSON in {args.out}")
 
 

@@ -9,7 +9,14 @@ import tensorflow as tf
 from audiostyle.config import InitSource, LossType, MuLaw, Normalize
 from audiostyle.encoder import NSynthEncoder, NSynthFeatures
 from audiostyle.metrics import style_distance
-from audiostyle.objective import StyleTransferObjective, distance, gram
+from audiostyle.objective import (
+    FrameGramTarget,
+    StyleTransferObjective,
+    distance,
+    frame_gram_distance,
+    gram,
+    gram_by_frames,
+)
 from audiostyle.transfer import build_objective, run_transfer
 from audiostyle.weights import random_weights
 
@@ -197,3 +204,72 @@ def test_alpha_zero_computes_no_content_layer_and_the_same_gradient(encoder):
     assert float(terms.content) == 0.0 and float(want.content) > 0
     np.testing.assert_allclose(float(terms.total), float(want.total), rtol=1e-6)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-7)
+
+
+def channel_gram_distance64(f: np.ndarray, fs: np.ndarray, normalize: Normalize) -> float:
+    """The reference: the C x C Gram matrices in float64 numpy."""
+    g = np.einsum("btc,btd->bcd", f, f) / f.shape[1]
+    s = np.einsum("btc,btd->bcd", fs, fs) / fs.shape[1]
+    if normalize == Normalize.none:
+        return float(np.mean((g - s) ** 2))
+    return float(np.sum((g - s) ** 2) / np.sum(s**2))
+
+
+@pytest.mark.parametrize("normalize", [Normalize.none, Normalize.per_layer])
+@pytest.mark.parametrize("eps", [1.0, 1e-2, 1e-4])  # down to a distance 10^9 below the start
+def test_gram_distance_by_frames_is_the_gram_distance(normalize, eps):
+    """Few frames, many channels (the spectral network's shape): T x T products in float64
+    give the Gram distance, closer to exact than float32 Gram matrices even near the style."""
+    rng = np.random.default_rng(5)
+    fs = np.maximum(rng.normal(size=(1, 12, 200)), 0)
+    f = np.maximum(fs + eps * rng.normal(size=fs.shape), 0)
+    assert gram_by_frames(tf.constant(fs)) and not gram_by_frames(tf.constant(fs[:, :, :10]))
+    f32, fs32 = f.astype(np.float32), fs.astype(np.float32)  # what both forms are given
+    want = channel_gram_distance64(f32.astype(np.float64), fs32.astype(np.float64), normalize)
+    target = FrameGramTarget(tf.constant(fs32))
+    x = tf.constant(f32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        by_frames = frame_gram_distance(x, target, normalize)
+        by_grams = distance(gram(x), gram(tf.constant(fs32)), normalize)
+    by_frames_error = abs(float(by_frames) - want) / want
+    assert by_frames_error < 1e-5
+    assert by_frames_error <= abs(float(by_grams) - want) / want + 1e-7
+    g_frames, g_grams = tape.gradient(by_frames, x), tape.gradient(by_grams, x)
+    scale = np.abs(g_grams.numpy()).max()
+    np.testing.assert_allclose(g_frames.numpy(), g_grams.numpy(), atol=1e-3 * scale)
+    np.testing.assert_allclose(target.gram().numpy(), gram(tf.constant(fs32)).numpy(), rtol=1e-5)
+
+
+def test_objective_takes_few_frame_layers_by_frames_with_the_same_loss_and_gradient():
+    """The spectral network (32 filters, 16 frames): targets held as frames, and the loss and
+    gradient those of Gram-matrix targets."""
+    from audiostyle.config import SpectralConfig
+    from audiostyle.spectral import SpectralNetwork
+
+    net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=32, width=5), 0)
+    rng = np.random.default_rng(6)
+    content, style, x = (0.3 * rng.normal(size=(3, 1, 1024))).astype(np.float32)
+    results = []
+    for as_grams in (False, True):
+        objective = StyleTransferObjective(
+            net, "conv", ["conv", "spectrum"], [1.0, 0.5], LossType.gram, Normalize.none, 0.3
+        )
+        objective.set_targets(tf.constant(content), tf.constant(style))
+        by_frames = [isinstance(t, FrameGramTarget) for t in objective.style_targets]
+        assert by_frames == [True, True]  # 16 frames: fewer than 32 filters and 129 bins
+        if as_grams:  # the reference: the same targets as C x C Gram matrices
+            objective.style_targets = [
+                tf.Variable(t.gram()) if isinstance(t, FrameGramTarget) else t
+                for t in objective.style_targets
+            ]
+        wave = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(wave)
+            terms = objective(wave)
+        results.append((terms, tape.gradient(terms.total, wave).numpy()))
+    (terms, grad), (want, want_grad) = results
+    np.testing.assert_allclose(terms.per_layer.numpy(), want.per_layer.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(float(terms.total), float(want.total), rtol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, atol=1e-4 * np.abs(want_grad).max())
+    assert np.abs(grad).max() > 0

@@ -1,5 +1,7 @@
 """The spectral network: STFT front end and features against numpy, gradients, transfer."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -32,15 +34,20 @@ def test_spectrum_matches_numpy_fft():
     np.testing.assert_allclose(ours, want, atol=1e-4)
 
 
-def test_conv_features_match_numpy():
+@pytest.mark.parametrize("width", [3, 4, 11])  # even widths pad one more frame on the right
+def test_conv_features_match_numpy(width):
     x = np.random.default_rng(1).normal(size=256).astype(np.float32) * 0.3
-    net = SpectralNetwork(SMALL, seed=3)
+    net = SpectralNetwork(dataclasses.replace(SMALL, width=width), seed=3)
     feats = net.features(tf.constant(x[None]), ["spectrum", "conv"])
     spec = numpy_spectrum(x.astype(np.float64), 64, 16)
     kernel = net.kernel.numpy().astype(np.float64)  # [width, bins, filters]
-    padded = np.pad(spec, ((1, 1), (0, 0)))
-    want = np.maximum(sum(padded[j : j + len(spec)] @ kernel[j] for j in range(3)), 0.0)
+    left = (width - 1) // 2
+    padded = np.pad(spec, ((left, width - 1 - left), (0, 0)))
+    want = np.maximum(sum(padded[j : j + len(spec)] @ kernel[j] for j in range(width)), 0.0)
     assert feats["conv"].shape == (1, 16, 8)
+    # TensorFlow's own "SAME" convolution agrees too
+    same = tf.nn.convolution(feats["spectrum"], net.kernel, padding="SAME")
+    np.testing.assert_allclose(feats["conv"].numpy()[0], np.maximum(same.numpy()[0], 0), atol=1e-5)
     np.testing.assert_allclose(feats["conv"].numpy()[0], want, atol=1e-4)
 
 
