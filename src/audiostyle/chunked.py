@@ -78,6 +78,12 @@ class ChunkedObjective:
         self.context = context_samples(net, names)
         self.window = window_samples(net, names, chunk)
         self.channels = self._channels(names)
+        # clip-length targets, zero-padded to whole chunks (set_targets)
+        self.content_target: tf.Variable | None = None
+        self.content_scale: tf.Tensor | None = None
+        self.energy_target: tf.Variable | None = None
+        self.style_targets: list[tf.Variable] = []  # L2 style only; Gram targets: the objective's
+        self.style_scales: list[tf.Tensor] = []
 
     # -- geometry -------------------------------------------------------------------------
 
@@ -159,20 +165,33 @@ class ChunkedObjective:
         return {n: shapes[n].shape[-1] for n in names}
 
     def set_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
-        """The objective's targets, as its own set_targets computes them, chunk by chunk."""
+        """The objective's targets, as its own set_targets computes them, chunk by chunk.
+
+        Clip-length targets (content, energy, L2 style) are held here zero-padded to whole
+        chunks, once, with their distances' scales; the objective keeps only the Gram targets.
+        """
         o = self.objective
         c = o.content_layer
-        # alpha 0: no content target, as in the objective's own set_targets (the windows'
-        # context may not even cover the content layer)
-        target = self.features(content, [c])[c] if o.uses_content else tf.zeros([1, 0, 0])
-        o.content_target = tf.Variable(target, trainable=False)
-        o.energy_target = tf.Variable(energy_contour(content), trainable=False)
+        chunks = self._chunks(content.shape[1])
+        hop_of = self.network.hop
+        o.content_target = o.energy_target = None  # held padded here; the objective is not called
+        o.style_targets = []
+        if o.uses_content:  # alpha 0: no content target (the context may not even cover it)
+            target = self.features(content, [c])[c]
+            self.content_target = self._held(target, hop_of(c), chunks)
+            self.content_scale = self._scale(target)
+        energy = energy_contour(content)[..., None]
+        self.energy_target = self._held(energy, ENERGY_HOP, chunks)
         if o.loss_type == LossType.gram:
-            targets = self.gram_matrices(style, o.style_layers)
+            grams = self.gram_matrices(style, o.style_layers)
+            o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
         else:
             taps = self.features(style, o.style_layers)
-            targets = [taps[n] for n in o.style_layers]
-        o.style_targets = [tf.Variable(t, trainable=False) for t in targets]
+            self.style_targets = [self._held(taps[n], hop_of(n), chunks) for n in o.style_layers]
+            self.style_scales = [self._scale(taps[n]) for n in o.style_layers]
+
+    def _held(self, target: tf.Tensor, hop: int, chunks: int) -> tf.Variable:
+        return tf.Variable(self._pad_target(target, hop, chunks), trainable=False)
 
     # -- the loss and its gradient ----------------------------------------------------------
 
@@ -205,17 +224,7 @@ class ChunkedObjective:
         names = o.computed_names
         gram_per_layer, d_gram = self._gram_gradients(wave)
         gram = o.loss_type == LossType.gram
-        style_scales = [self._scale(t) for t in o.style_targets]
         energy_steps = -(-length // ENERGY_HOP)
-        hop_of = self.network.hop
-        if o.uses_content:
-            content_scale = self._scale(o.content_target)
-            content_target = self._pad_target(o.content_target, hop_of(o.content_layer), chunks)
-        energy_target = self._pad_target(o.energy_target[..., None], ENERGY_HOP, chunks)
-        style_targets = [
-            None if gram else self._pad_target(t, hop_of(n), chunks)
-            for n, t in zip(o.style_layers, o.style_targets)
-        ]
 
         def chunk_terms(window, i):
             taps = self._features(window, i, length, names)
@@ -225,8 +234,8 @@ class ChunkedObjective:
             content = tf.zeros([])  # alpha 0: the content layer is not computed
             if o.uses_content:
                 c = o.content_layer
-                diff = own[c] - self._own_target(content_target, self.network.hop(c), i)
-                content = tf.reduce_sum(tf.square(diff)) * content_scale
+                diff = own[c] - self._own_target(self.content_target, self.network.hop(c), i)
+                content = tf.reduce_sum(tf.square(diff)) * self.content_scale
             per_layer, surrogate = [], tf.zeros([])
             for k, n in enumerate(o.style_layers):
                 if gram:
@@ -234,12 +243,12 @@ class ChunkedObjective:
                     g = gram_sum(own[n]) / steps
                     surrogate += tf.reduce_sum(d_gram[k] * g)
                 else:
-                    t = self._own_target(style_targets[k], self.network.hop(n), i)
-                    per_layer.append(tf.reduce_sum(tf.square(own[n] - t)) * style_scales[k])
+                    t = self._own_target(self.style_targets[k], self.network.hop(n), i)
+                    per_layer.append(tf.reduce_sum(tf.square(own[n] - t)) * self.style_scales[k])
             energy = tf.zeros([])
             if o.energy_weight > 0:
                 e = self._own(energy_contour(window)[..., None], ENERGY_HOP, i, energy_steps)
-                t = self._own_target(energy_target, ENERGY_HOP, i)
+                t = self._own_target(self.energy_target, ENERGY_HOP, i)
                 energy = tf.reduce_sum(tf.square(e - t)) / energy_steps
             if not gram:
                 per_layer = tf.stack(per_layer)
