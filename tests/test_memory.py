@@ -46,6 +46,16 @@ def test_a_clip_that_fits_runs_whole_and_a_long_one_in_the_longest_chunks_that_f
     assert need(seconds) < SAFETY * step_bytes(nsynth, NAMES, minute, minute) / 10
 
 
+def test_a_clip_no_chunk_splits_runs_whole_and_says_why(nsynth, caplog):
+    """Under 1 s over a tiny budget: chunks of 1 s would hold the whole clip anyway."""
+    with caplog.at_level(logging.INFO, logger="audiostyle.memory"):
+        assert auto_chunk_seconds(nsynth, NAMES, 12000, RATE, 0.1 * GB) is None
+    assert "no chunk length (down to 1 s) splits it: it runs whole" in caplog.text
+    assert "chunks" not in caplog.text.replace("no chunk length", "")
+    with caplog.at_level(logging.INFO, logger="audiostyle.memory"):  # 1.5 s: 1 s chunks split it
+        assert auto_chunk_seconds(nsynth, NAMES, 24000, RATE, 0.1 * GB) == 1.0
+
+
 def test_no_budget_known_means_the_whole_clip(nsynth):
     assert auto_chunk_seconds(nsynth, NAMES, 60 * RATE, RATE, None) is None
     assert budget_bytes(2.5) == 2.5 * GB

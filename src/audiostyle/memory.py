@@ -52,18 +52,33 @@ def step_bytes(network, names: list[str], window: int, length: int) -> float | N
 def auto_chunk_seconds(
     network, names: list[str], length: int, rate: int, budget: float | None
 ) -> float | None:
-    """None when the whole clip fits in `budget` bytes (or nothing is known); otherwise the
-    longest chunk, in seconds, whose step does (1 s when even that is over)."""
+    """None when the whole clip fits in `budget` bytes, nothing is known, or no chunk length
+    would split the clip (said in a warning); otherwise the longest chunk, in seconds, whose
+    step fits (1 s when even that is over)."""
     whole = step_bytes(network, names, length, length)
     if whole is None or budget is None or SAFETY * whole <= budget:
         return None
-    for seconds in CHUNK_CHOICES:
-        chunk = chunk_samples(seconds, rate, network, length)
-        need = step_bytes(network, names, window_samples(network, names, chunk), length)
-        if chunk < length and need is not None and SAFETY * need <= budget:
-            break
+    chunks = [(s, chunk_samples(s, rate, network, length)) for s in CHUNK_CHOICES]
+    shorter = [(s, chunk) for s, chunk in chunks if chunk < length]
+    if not shorter:  # a clip of about 1 s or less: chunks would not split it
+        log.warning(
+            "the whole %.1f s clip needs about %.1f GB a step, over the %.1f GB budget "
+            "(runtime.memory_gb), but no chunk length (down to 1 s) splits it: it runs whole",
+            length / rate,
+            SAFETY * whole / GB,
+            budget / GB,
+        )
+        return None
+    needs = [
+        (s, step_bytes(network, names, window_samples(network, names, c), length))
+        for s, c in shorter
+    ]
+    fitting = [s for s, need in needs if SAFETY * need <= budget]
+    if fitting:
+        seconds = fitting[0]
     else:
-        log.warning("even 1 s chunks need about %.1f GB a step", SAFETY * need / GB)
+        seconds, need = needs[-1]
+        log.warning("even %g s chunks need about %.1f GB a step", seconds, SAFETY * need / GB)
     log.info(
         "the whole %.1f s clip needs about %.1f GB a step, over the %.1f GB budget "
         "(runtime.memory_gb): computing the same gradients in %g s chunks",
