@@ -27,6 +27,11 @@ def dilation(block: int) -> int:
     return 2 ** ((block - 1) % 10)
 
 
+def deepest_block(names: list[str]) -> int:
+    """The last residual block the named layers need (30 for final_relu and the encoding)."""
+    return min(max(block_of(n) for n in names), NUM_BLOCKS)
+
+
 class NSynthEncoder:
     """The encoder as a pure function of its (fixed) weights: `taps(x, names)`."""
 
@@ -73,7 +78,7 @@ class NSynthEncoder:
         (A, B or C layers), taken inside the stack so their backprop waits (objective.gram_tap)."""
         wanted = {canonical(n) for n in names}
         gram_of = {canonical(n) for n in grams}
-        deepest = max(block_of(n) for n in [*names, *grams])
+        deepest = deepest_block([*names, *grams])
         out: dict[str, tf.Tensor] = {}
         sums: dict[str, tf.Tensor] = {}
 
@@ -85,7 +90,7 @@ class NSynthEncoder:
             return value
 
         en = self._conv(x_scaled, *self._start)
-        for i in range(1, min(deepest, NUM_BLOCKS) + 1):
+        for i in range(1, deepest + 1):
             a = tap(f"A_{i}", tf.nn.relu(en) if inside is None else tf.nn.relu(en) * inside)
             b = tap(f"B_{i}", tf.nn.relu(self._conv(a, *self._dilated[i - 1], rate=dilation(i))))
             en = tap(f"C_{i}", en + self._pointwise(b, *self._res[i - 1]))
@@ -103,8 +108,12 @@ class NSynthFeatures:
     def __init__(self, encoder: NSynthEncoder, mu_law: MuLaw):
         self.encoder, self.mu_law = encoder, mu_law
 
+    def _input(self, wave: tf.Tensor) -> tf.Tensor:
+        """[batch, time] waveform -> the encoder's [batch, time, 1] input."""
+        return encoder_input(wave, self.mu_law)[..., None]
+
     def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
-        return self.encoder.taps(encoder_input(wave, self.mu_law)[..., None], names)
+        return self.encoder.taps(self._input(wave), names)
 
     def features_and_grams(
         self, wave: tf.Tensor, names: list[str], grams: list[str]
@@ -112,7 +121,7 @@ class NSynthFeatures:
         """`features` for `names` and the Gram matrices (averaged over time) of `grams`."""
         inside = [n for n in grams if canonical(n) != "encoding"]  # the pooled one: after
         outside = [n for n in grams if canonical(n) == "encoding"]
-        x = encoder_input(wave, self.mu_law)[..., None]
+        x = self._input(wave)
         taps, sums = self.encoder.taps_and_grams(x, [*names, *outside], inside)
         steps = tf.cast(tf.shape(x)[1], x.dtype)
         out = {n: g / steps for n, g in sums.items()}
@@ -124,8 +133,7 @@ class NSynthFeatures:
 
     def context(self, names: list[str]) -> int:
         """Samples each side of a chunk that its outputs depend on (3070 for all 30 blocks)."""
-        deepest = min(max(block_of(n) for n in names), NUM_BLOCKS)
-        return 1 + sum(dilation(i) for i in range(1, deepest + 1))
+        return 1 + sum(dilation(i) for i in range(1, deepest_block(names) + 1))
 
     def hop(self, name: str) -> int:
         """Samples per time step of a tap."""
@@ -139,9 +147,8 @@ class NSynthFeatures:
     # 128-channel float32 tensors per computed block kept for the backward pass, and 1.5 more
     # per tap the loss reads (its Gram or distance and their gradients).
     def step_bytes_per_sample(self, names: list[str]) -> float:
-        deepest = min(max(block_of(n) for n in names), NUM_BLOCKS)
         taps = len({canonical(n) for n in names})
-        return 4 * CHANNELS * (1.97 * deepest + 1.54 * taps)
+        return 4 * CHANNELS * (1.97 * deepest_block(names) + 1.54 * taps)
 
     def target_bytes_per_sample(self, names: list[str]) -> float:
         """The clip-length target a chunked run keeps: at most one 128-channel content tap."""
@@ -154,7 +161,7 @@ class NSynthFeatures:
         negative; zeros outside the clip) of a clip of `length` samples."""
         at = start + tf.range(tf.shape(window)[1])
         inside = tf.cast((at >= 0) & (at < length), window.dtype)[None, :, None]
-        return self.encoder.taps(encoder_input(window, self.mu_law)[..., None], names, inside)
+        return self.encoder.taps(self._input(window), names, inside)
 
 
 def build_network(cfg: Config) -> NSynthFeatures | SpectralNetwork:
