@@ -36,6 +36,15 @@ def energy_contour(wave: tf.Tensor) -> tf.Tensor:
     return tf.math.log(tf.reduce_mean(tf.square(frames), axis=-1) + 1e-8)
 
 
+def _gram_sum(features: tf.Tensor) -> tf.Tensor:
+    return tf.einsum("btc,btd->bcd", features, features)
+
+
+def _gram_sum_gradient(features: tf.Tensor, d_gram: tf.Tensor) -> tf.Tensor:
+    """d/dF <dG, F^T F> = F (dG + dG^T): one matmul."""
+    return tf.einsum("btc,bcd->btd", features, d_gram + tf.linalg.matrix_transpose(d_gram))
+
+
 @tf.custom_gradient
 def gram_sum(features: tf.Tensor):
     """F^T F summed over time, [batch, channels, channels], with a one-matmul gradient.
@@ -46,9 +55,9 @@ def gram_sum(features: tf.Tensor):
     """
 
     def backward(d_gram: tf.Tensor) -> tf.Tensor:
-        return tf.einsum("btc,bcd->btd", features, d_gram + tf.linalg.matrix_transpose(d_gram))
+        return _gram_sum_gradient(features, d_gram)
 
-    return tf.einsum("btc,btd->bcd", features, features), backward
+    return _gram_sum(features), backward
 
 
 @tf.custom_gradient
@@ -66,10 +75,9 @@ def gram_tap(features: tf.Tensor):
         if d_features is None:  # nothing downstream of this layer: no path to wait for
             d_features = tf.zeros_like(features)
         with tf.control_dependencies([d_features]):
-            d_gram = d_gram + tf.linalg.matrix_transpose(d_gram)
-            return d_features + tf.einsum("btc,bcd->btd", features, d_gram)
+            return d_features + _gram_sum_gradient(features, d_gram)
 
-    return (tf.identity(features), tf.einsum("btc,btd->bcd", features, features)), backward
+    return (tf.identity(features), _gram_sum(features)), backward
 
 
 def gram(features: tf.Tensor) -> tf.Tensor:
