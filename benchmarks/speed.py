@@ -39,7 +39,10 @@ VARIANTS = {
     "eager": {"eager": True, "overrides": ["runtime.xla=false"]},
     "function": {"overrides": ["runtime.xla=false"]},
     "xla": {"overrides": ["runtime.xla=true"]},
-    "xla, chunks of 1 s": {"overrides": ["runtime.xla=true", "runtime.chunk_seconds=1"]},
+    "xla, chunks of 1 s": {
+        "chunked": True,
+        "overrides": ["runtime.xla=true", "runtime.chunk_seconds=1"],
+    },
     "before: conv op, C x C Grams": {"before": True, "overrides": ["runtime.xla=true"]},
 }
 NETWORK_VARIANTS = {
@@ -146,7 +149,7 @@ def measure(
         net = stock_conv_network(cfg) if spec.get("before") else build_network(cfg)
         objective = build_objective(cfg, net)
         targets = tf.constant(content[None]), tf.constant(style[None])
-        if "runtime.chunk_seconds=1" in spec["overrides"]:
+        if spec.get("chunked"):
             from audiostyle.transfer import build_chunked
 
             chunked = build_chunked(cfg, objective, samples)
