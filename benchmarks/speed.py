@@ -214,13 +214,11 @@ def worker(task: list) -> None:
 def table(rows: list[dict], peak: dict, idle_bytes: int, baselines: list[str]) -> str:
     """Ratios to the matmul peak are given in wall time and in process CPU time (the latter
     still means something on a machine shared with other work)."""
-    lines = [
-        "| T | variant | first call (s) | s / step | CPU s / step | GFLOP / step | GFLOP/s "
-        "| of matmul peak (wall, CPU) | "
-        + " | ".join(f"vs {b}" for b in baselines)
-        + " | peak memory (GB) |",
-        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(baselines),
-    ]
+    head = [
+        "T", "variant", "first call (s)", "s / step", "CPU s / step", "GFLOP / step", "GFLOP/s",
+        "of matmul peak (wall, CPU)", *(f"vs {b}" for b in baselines), "peak memory (GB)",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base = {(r["samples"], r["variant"]): r.get("step_s") for r in rows}
     for r in rows:
         if "error" in r:
@@ -238,8 +236,8 @@ def table(rows: list[dict], peak: dict, idle_bytes: int, baselines: list[str]) -
             flop_columns = f"| {flops / 1e9:.0f} | {rate / 1e9:.1f} | {rate / peak['flops']:.0%}, {cpu_share:.0%} "
         lines.append(
             f"| {r['samples']} | {r['variant']} | {r['first_step_s']:.1f} | {r['step_s']:.2f} "
-            f"| {r['cpu_s']:.2f} {flop_columns}| {' | '.join(ratios)} "
-            f"| {r['peak_bytes'] / 1e9:.2f} |"
+            f"| {r['cpu_s']:.2f} {flop_columns}| {''.join(x + ' | ' for x in ratios)}"
+            f"{r['peak_bytes'] / 1e9:.2f} |"
         )
     lines.append(
         f"\nmatmul peak {peak['flops'] / 1e9:.1f} GFLOP/s wall, "
