@@ -162,7 +162,7 @@ def measure(
             adam = AdamStep(objective, cfg, content)
         step = adam._step if spec.get("eager") else adam.step
         tick, cpu_tick = time.perf_counter(), time.process_time()
-        float(step()[0])
+        first_loss = float(step()[0])  # the loss of x_G(0): every variant must agree
         first, first_cpu = time.perf_counter() - tick, time.process_time() - cpu_tick
         times, cpu = timed(lambda: float(step()[0]), steps) if steps else ([first], [first_cpu])
     row = {
@@ -170,6 +170,7 @@ def measure(
         "samples": samples,
         "device": device,
         "first_step_s": first,
+        "first_loss": first_loss,
         "step_s": statistics.median(times),
         "step_times_s": times,
         "cpu_s": statistics.median(cpu),
@@ -289,6 +290,10 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
+    for samples in args.samples:  # the variants compute one loss, or the timings mean nothing
+        losses = [r["first_loss"] for r in rows if r["samples"] == samples and "first_loss" in r]
+        if losses and max(losses) - min(losses) > 1e-4 * max(abs(x) for x in losses):
+            print(f"WARNING: the variants' losses differ at T = {samples}: {losses}")
     baselines = [v for v in variants if v in ("eager", "function", "before: conv op, C x C Grams")]
     print(table(rows, peak, idle_bytes, baselines))
     print(f"load average {os.getloadavg()} on {os.cpu_count()} cores; JSON in {args.out}")

@@ -1,0 +1,27 @@
+"""benchmarks/speed.py runs as the README says, and its variants compute one loss."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
+    out = tmp_path / "speed.json"
+    cmd = [sys.executable, "benchmarks/speed.py", "--network", "spectral"]
+    cmd += ["--samples", "4096", "--steps", "1", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    rows = {r["variant"]: r for r in report["rows"]}
+    assert set(rows) == {"before: conv op, C x C Grams", "function", "xla"}
+    for row in rows.values():
+        assert "error" not in row and row["step_s"] > 0 and row["peak_bytes"] > 0
+    # the old formulation (conv op, 4096 x 4096 Grams) and the product's give one loss
+    before = rows["before: conv op, C x C Grams"]["first_loss"]
+    for name in ("function", "xla"):
+        assert abs(rows[name]["first_loss"] - before) <= 1e-4 * abs(before)
+    assert "WARNING" not in done.stdout
+    assert "| 4096 | xla |" in done.stdout and "vs before: conv op, C x C Grams" in done.stdout
