@@ -119,18 +119,6 @@ def stock_conv_network(cfg):
     return StockConv(cfg.encoder.spectral, cfg.encoder.seed)
 
 
-def as_gram_matrices(objective) -> None:
-    """Gram-loss targets held as C x C matrices: the objective then forms x_G's Grams too."""
-    import tensorflow as tf
-
-    from audiostyle.objective import FrameGramTarget
-
-    objective.style_targets = [
-        tf.Variable(t.gram()) if isinstance(t, FrameGramTarget) else t
-        for t in objective.style_targets
-    ]
-
-
 def measure(
     variant: str, samples: int, steps: int, network: str = "nsynth", style_layers: str = "relu_both"
 ) -> dict:
@@ -158,7 +146,7 @@ def measure(
         else:  # also runs on the code before chunking existed, for before/after figures
             objective.set_targets(*targets)
             if spec.get("before"):
-                as_gram_matrices(objective)
+                objective.as_gram_matrices()
             adam = AdamStep(objective, cfg, content)
         step = adam._step if spec.get("eager") else adam.step
         tick, cpu_tick = time.perf_counter(), time.process_time()

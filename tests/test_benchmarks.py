@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # five TensorFlow processes, about 50 s
 def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
     out = tmp_path / "speed.json"
     cmd = [sys.executable, "benchmarks/speed.py", "--network", "spectral"]

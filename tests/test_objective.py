@@ -223,7 +223,7 @@ def test_gram_distance_by_frames_is_the_gram_distance(normalize, eps):
     rng = np.random.default_rng(5)
     fs = np.maximum(rng.normal(size=(1, 12, 200)), 0)
     f = np.maximum(fs + eps * rng.normal(size=fs.shape), 0)
-    assert gram_by_frames(tf.constant(fs)) and not gram_by_frames(tf.constant(fs[:, :, :10]))
+    assert gram_by_frames(12, 200) and not gram_by_frames(12, 10)
     f32, fs32 = f.astype(np.float32), fs.astype(np.float32)  # what both forms are given
     want = channel_gram_distance64(f32.astype(np.float64), fs32.astype(np.float64), normalize)
     target = FrameGramTarget(tf.constant(fs32))
@@ -238,7 +238,9 @@ def test_gram_distance_by_frames_is_the_gram_distance(normalize, eps):
     g_frames, g_grams = tape.gradient(by_frames, x), tape.gradient(by_grams, x)
     scale = np.abs(g_grams.numpy()).max()
     np.testing.assert_allclose(g_frames.numpy(), g_grams.numpy(), atol=1e-3 * scale)
-    np.testing.assert_allclose(target.gram().numpy(), gram(tf.constant(fs32)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        target.as_gram_matrix().numpy(), gram(tf.constant(fs32)).numpy(), rtol=1e-5
+    )
 
 
 def test_objective_takes_few_frame_layers_by_frames_with_the_same_loss_and_gradient():
@@ -259,10 +261,7 @@ def test_objective_takes_few_frame_layers_by_frames_with_the_same_loss_and_gradi
         by_frames = [isinstance(t, FrameGramTarget) for t in objective.style_targets]
         assert by_frames == [True, True]  # 16 frames: under 0.2 x 128 filters and 129 bins
         if as_grams:  # the reference: the same targets as C x C Gram matrices
-            objective.style_targets = [
-                tf.Variable(t.gram()) if isinstance(t, FrameGramTarget) else t
-                for t in objective.style_targets
-            ]
+            objective.as_gram_matrices()
         wave = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(wave)
@@ -273,3 +272,61 @@ def test_objective_takes_few_frame_layers_by_frames_with_the_same_loss_and_gradi
     np.testing.assert_allclose(float(terms.total), float(want.total), rtol=1e-5)
     np.testing.assert_allclose(grad, want_grad, atol=1e-4 * np.abs(want_grad).max())
     assert np.abs(grad).max() > 0
+
+
+def test_frame_gram_distance_broadcasts_one_style_over_a_batch():
+    rng = np.random.default_rng(7)
+    fs = np.maximum(rng.normal(size=(1, 6, 90)), 0).astype(np.float32)
+    x = np.maximum(rng.normal(size=(2, 8, 90)), 0).astype(np.float32)
+    for normalize in (Normalize.none, Normalize.per_layer):
+        got = frame_gram_distance(tf.constant(x), FrameGramTarget(tf.constant(fs)), normalize)
+        want = distance(gram(tf.constant(x)), gram(tf.constant(fs)), normalize)
+        np.testing.assert_allclose(float(got), float(want), rtol=1e-5)
+
+
+def test_nsynth_mixes_frame_and_stack_grams_with_the_same_loss_and_gradient(encoder):
+    """`encoding` (2 frames of 16 channels at 1024 samples) goes by frames while C_1, also the
+    content layer, keeps its Gram taken in the stack."""
+    rng = np.random.default_rng(8)
+    content, style, x = (0.3 * rng.normal(size=(3, 1, 1024))).astype(np.float32)
+    results = []
+    for as_grams in (False, True):
+        objective = StyleTransferObjective(
+            encoder, "C_1", ["encoding", "C_1"], [1.0, 0.5], LossType.gram, Normalize.none, 0.4
+        )
+        objective.set_targets(tf.constant(content), tf.constant(style))
+        kinds = [isinstance(t, FrameGramTarget) for t in objective.style_targets]
+        assert kinds == [True, False]
+        if as_grams:
+            objective.as_gram_matrices()
+
+        @tf.function
+        def loss_and_grad(w, objective=objective):
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                terms = objective(w)
+            return terms.total, terms.per_layer, tape.gradient(terms.total, w)
+
+        results.append([t.numpy() for t in loss_and_grad(tf.constant(x))])
+    (total, per_layer, grad), (want_total, want_per_layer, want_grad) = results
+    np.testing.assert_allclose(per_layer, want_per_layer, rtol=1e-4)
+    np.testing.assert_allclose(total, want_total, rtol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, atol=1e-4 * np.abs(want_grad).max())
+
+
+def test_frames_are_counted_at_x_g_length_not_the_style_clips():
+    """A short style clip (16 frames, under 0.2 x 128) against a 4x longer x_C: x_G has 64
+    frames, over the break-even, so the Gram matrices are kept."""
+    from audiostyle.config import SpectralConfig
+    from audiostyle.spectral import SpectralNetwork
+
+    net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=128, width=5), 0)
+    rng = np.random.default_rng(9)
+    style = tf.constant((0.3 * rng.normal(size=(1, 1024))).astype(np.float32))
+    for length, by_frames in ((1024, True), (4096, False)):
+        content = tf.constant((0.3 * rng.normal(size=(1, length))).astype(np.float32))
+        objective = StyleTransferObjective(
+            net, "conv", ["conv"], [1.0], LossType.gram, Normalize.none, 0.3
+        )
+        objective.set_targets(content, style)
+        assert isinstance(objective.style_targets[0], FrameGramTarget) == by_frames

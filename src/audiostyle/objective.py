@@ -19,6 +19,7 @@ frames (`frame_gram_distance`), the same number with far less work.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -96,11 +97,12 @@ def distance(x: tf.Tensor, target: tf.Tensor, normalize: Normalize) -> tf.Tensor
 FRAMES_PER_CHANNEL = 0.2  # below it, Gram distances through frames are the cheaper (measured)
 
 
-def gram_by_frames(features: tf.Tensor) -> bool:
+def gram_by_frames(frames: int, channels: int) -> bool:
     """Whether a layer's Gram distance is cheaper through its frames (T x T products in float64,
-    O(T^2 C)) than through its Gram matrices (C x C, O(T C^2)). Measured at 4096 channels
-    (docs/speed.md): 7.3x cheaper at 188 frames, even at 800, 2.1x dearer at 1600."""
-    return features.shape[1] < FRAMES_PER_CHANNEL * features.shape[2]
+    O(T^2 C)) than through its Gram matrices (C x C, O(T C^2)). Measured on CPU at 4096 channels
+    (docs/speed.md): 7.3x cheaper at 188 frames, even at 800, 2.1x dearer at 1600. Not measured
+    on a GPU, where float64 may be much slower than float32."""
+    return frames < FRAMES_PER_CHANNEL * channels
 
 
 def _frame_products(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
@@ -117,7 +119,7 @@ class FrameGramTarget:
         self.features = tf.Variable(f, trainable=False)
         self.gram_norm2 = tf.Variable(_frame_products(f, f) / steps**2, trainable=False)
 
-    def gram(self) -> tf.Tensor:
+    def as_gram_matrix(self) -> tf.Tensor:
         """S itself, [batch, C, C] float32 (for inspection; the loss never forms it)."""
         return tf.cast(gram(self.features), tf.float32)
 
@@ -135,10 +137,10 @@ def frame_gram_distance(
     f = tf.cast(features, tf.float64)
     n = float(features.shape[1])
     m = float(target.features.shape[1])
+    # one style clip for a batch of x_G, as `distance` broadcasts a [1, C, C] target
+    fs = tf.broadcast_to(target.features, [f.shape[0], *target.features.shape[1:]])
     squared = (
-        _frame_products(f, f) / n**2
-        - 2.0 * _frame_products(f, target.features) / (n * m)
-        + target.gram_norm2
+        _frame_products(f, f) / n**2 - 2.0 * _frame_products(f, fs) / (n * m) + target.gram_norm2
     )
     if normalize == Normalize.none:  # the mean over the C x C entries, as `distance`
         out = tf.reduce_sum(squared) / (squared.shape[0] * features.shape[2] ** 2)
@@ -187,12 +189,22 @@ class StyleTransferObjective:
         # per style layer: its activations (l2), its Gram matrix, or a FrameGramTarget
         self.style_targets: list[tf.Variable | FrameGramTarget] = []
 
-    def _style_target(self, taps: tf.Tensor) -> tf.Variable | FrameGramTarget:
+    def _style_target(self, taps: tf.Tensor, scale: float) -> tf.Variable | FrameGramTarget:
+        """x_S's target of one layer; `scale`: x_G's length over x_S's (x_G's frames count)."""
         if self.loss_type != LossType.gram:
             return tf.Variable(taps, trainable=False)
-        if gram_by_frames(taps):
+        frames = math.ceil(taps.shape[1] * max(1.0, scale))
+        if gram_by_frames(frames, taps.shape[2]):
             return FrameGramTarget(taps)
         return tf.Variable(gram(taps), trainable=False)
+
+    def as_gram_matrices(self) -> None:
+        """Hold every Gram target as its C x C matrix (the reference form; slower for layers
+        with few frames): the step then forms x_G's Gram matrices too."""
+        self.style_targets = [
+            tf.Variable(t.as_gram_matrix()) if isinstance(t, FrameGramTarget) else t
+            for t in self.style_targets
+        ]
 
     def _by_frames(self) -> list[str]:
         """Style layers whose Gram distance goes through frames (no C x C Gram formed)."""
@@ -209,7 +221,8 @@ class StyleTransferObjective:
         s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
-        self.style_targets = [self._style_target(s[n]) for n in self.style_layers]
+        scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
+        self.style_targets = [self._style_target(s[n], scale) for n in self.style_layers]
 
     @property
     def computed_names(self) -> list[str]:
@@ -241,7 +254,10 @@ class StyleTransferObjective:
 
     def __call__(self, wave: tf.Tensor) -> LossTerms:
         if self.content_target is None:
-            raise RuntimeError("set_targets must be called before the objective is evaluated")
+            raise RuntimeError(
+                "set_targets must be called before the objective is evaluated (a chunked run's "
+                "targets are held by its ChunkedObjective: call that instead)"
+            )
         taps, styles = self._style_inputs(wave)
         content = tf.zeros([])  # alpha 0: not computed, reported as 0
         if self.uses_content:
