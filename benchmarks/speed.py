@@ -6,7 +6,11 @@ compilation included, separately), peak memory, FLOPs of one step (counted analy
 the layer shapes: forward, input gradient, Gram and its gradient, the minimum work of the step),
 achieved FLOP/s, and the ratio to this machine's float32 matmul peak (measured here, same run)
 and to the plain baselines (same run):
-- `eager`: the step run eagerly, op by op (the straightforward TensorFlow version);
+- `plain function`: the step written the straightforward way (`plain_step`: the encoder as a
+  loop of tf.nn.convolution calls, Gram matrices by einsum and autodiff, all in one
+  tf.function, no XLA): the issue's "plain tf.function" baseline, and an independent check of
+  the product's loss (every variant's first loss must agree);
+- `eager`: the project's step run eagerly, op by op;
 - `function`: the same in a plain tf.function (runtime.xla=false);
 - `xla`: the project's step, one XLA-compiled function (runtime.xla=true);
 - `xla, chunks of 1 s`: the same with runtime.chunk_seconds=1 (exact, constant memory).
@@ -36,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 VARIANTS = {
+    "plain function": {"plain": True, "overrides": ["runtime.xla=false"]},
     "eager": {"eager": True, "overrides": ["runtime.xla=false"]},
     "function": {"overrides": ["runtime.xla=false"]},
     "xla": {"overrides": ["runtime.xla=true"]},
@@ -46,7 +51,7 @@ VARIANTS = {
     "before: conv op, C x C Grams": {"before": True, "overrides": ["runtime.xla=true"]},
 }
 NETWORK_VARIANTS = {
-    "nsynth": ["eager", "function", "xla", "xla, chunks of 1 s"],
+    "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s"],
     "spectral": ["before: conv op, C x C Grams", "function", "xla"],
 }
 CHANNELS = 128
@@ -119,6 +124,68 @@ def stock_conv_network(cfg):
     return StockConv(cfg.encoder.spectral, cfg.encoder.seed)
 
 
+def plain_step(cfg, content: np.ndarray, style: np.ndarray, x0: np.ndarray):
+    """The NSynth Gram step as a straightforward TensorFlow program: the same loss as the
+    product's objective (its `distance` and `energy_contour`), none of its optimisations."""
+    import tensorflow as tf
+
+    from audiostyle.config import style_weights
+    from audiostyle.encoder import dilation
+    from audiostyle.layers import canonical
+    from audiostyle.mulaw import encoder_input
+    from audiostyle.objective import distance, energy_contour
+    from audiostyle.weights import random_weights
+
+    w = random_weights(cfg.encoder.seed)
+    conv = tf.nn.convolution
+
+    def taps(x: tf.Tensor) -> dict:
+        en = conv(encoder_input(x, cfg.audio.mu_law)[..., None], w.start_w, padding="SAME")
+        en, out = en + w.start_b, {}
+        for i in range(1, len(w.dilated_w) + 1):
+            a = tf.nn.relu(en)
+            dilated = conv(a, w.dilated_w[i - 1], padding="SAME", dilations=dilation(i))
+            b = tf.nn.relu(dilated + w.dilated_b[i - 1])
+            en = en + conv(b, w.res_w[i - 1], padding="SAME") + w.res_b[i - 1]
+            out[f"A_{i}"], out[f"B_{i}"] = a, b
+        return out
+
+    def gram(f: tf.Tensor) -> tf.Tensor:
+        return tf.einsum("btc,btd->bcd", f, f) / f.shape[1]
+
+    layers = [canonical(n) for n in cfg.style_layers.layers]
+    weights = style_weights(cfg.style_layers)
+    content_layer = canonical(cfg.content_layer.layer)
+    c, s = taps(tf.constant(content[None])), taps(tf.constant(style[None]))
+    content_target, style_targets = c[content_layer], [gram(s[n]) for n in layers]
+    energy_target = energy_contour(tf.constant(content[None]))
+    normalize, o = cfg.loss.normalize, cfg.optim
+    x = tf.Variable(x0[None])
+    m, v, t = tf.Variable(tf.zeros_like(x)), tf.Variable(tf.zeros_like(x)), tf.Variable(0.0)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            f = taps(x)
+            style_loss = sum(
+                wt * distance(gram(f[n]), target, normalize)
+                for wt, n, target in zip(weights, layers, style_targets)
+            )
+            loss = style_loss + cfg.alpha * distance(f[content_layer], content_target, normalize)
+            if cfg.loss.energy_weight > 0:
+                energy = tf.reduce_mean(tf.square(energy_contour(x) - energy_target))
+                loss += cfg.loss.energy_weight * energy
+        grad = tape.gradient(loss, x)
+        t.assign_add(1.0)
+        m.assign(o.beta1 * m + (1 - o.beta1) * grad)
+        v.assign(o.beta2 * v + (1 - o.beta2) * tf.square(grad))
+        m_hat, v_hat = m / (1 - o.beta1**t), v / (1 - o.beta2**t)
+        x.assign_sub(o.lr * m_hat / (tf.sqrt(v_hat) + o.epsilon))
+        return (loss,)
+
+    return step
+
+
 def measure(
     variant: str, samples: int, steps: int, network: str = "nsynth", style_layers: str = "relu_both"
 ) -> dict:
@@ -126,29 +193,31 @@ def measure(
     import tensorflow as tf
 
     from audiostyle.encoder import build_network
-    from audiostyle.transfer import AdamStep, build_objective, pick_device
+    from audiostyle.transfer import (
+        AdamStep,
+        build_chunked,
+        build_objective,
+        initial_waveform,
+        pick_device,
+    )
 
     spec = VARIANTS[variant]
     cfg = config(spec["overrides"], samples, network, style_layers)
     device = pick_device(cfg.device)
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, samples))).astype(np.float32)
+    x0 = initial_waveform(cfg, content, style)
     with tf.device(device):
-        net = stock_conv_network(cfg) if spec.get("before") else build_network(cfg)
-        objective = build_objective(cfg, net)
-        targets = tf.constant(content[None]), tf.constant(style[None])
-        if spec.get("chunked"):
-            from audiostyle.transfer import build_chunked
-
-            chunked = build_chunked(cfg, objective, samples)
-            (chunked or objective).set_targets(*targets)
-            adam = AdamStep(objective, cfg, content, chunked)
-        else:  # also runs on the code before chunking existed, for before/after figures
-            objective.set_targets(*targets)
+        step = plain_step(cfg, content, style, x0) if spec.get("plain") else None
+        if step is None:
+            net = stock_conv_network(cfg) if spec.get("before") else build_network(cfg)
+            objective = build_objective(cfg, net)
+            chunked = build_chunked(cfg, objective, samples) if spec.get("chunked") else None
+            (chunked or objective).set_targets(tf.constant(content[None]), tf.constant(style[None]))
             if spec.get("before"):
                 objective.as_gram_matrices()
-            adam = AdamStep(objective, cfg, content)
-        step = adam._step if spec.get("eager") else adam.step
+            adam = AdamStep(objective, cfg, x0, chunked)
+            step = adam._step if spec.get("eager") else adam.step
         tick, cpu_tick = time.perf_counter(), time.process_time()
         first_loss = float(step()[0])  # the loss of x_G(0): every variant must agree
         first, first_cpu = time.perf_counter() - tick, time.process_time() - cpu_tick
@@ -282,7 +351,11 @@ def main() -> None:
         losses = [r["first_loss"] for r in rows if r["samples"] == samples and "first_loss" in r]
         if losses and max(losses) - min(losses) > 1e-4 * max(abs(x) for x in losses):
             print(f"WARNING: the variants' losses differ at T = {samples}: {losses}")
-    baselines = [v for v in variants if v in ("eager", "function", "before: conv op, C x C Grams")]
+    baselines = [
+        v
+        for v in variants
+        if v in ("plain function", "eager", "function", "before: conv op, C x C Grams")
+    ]
     print(table(rows, peak, idle_bytes, baselines))
     print(f"load average {os.getloadavg()} on {os.cpu_count()} cores; JSON in {args.out}")
 

@@ -28,3 +28,18 @@ def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
         assert abs(rows[name]["first_loss"] - before) <= 1e-4 * abs(before)
     assert "WARNING" not in done.stdout
     assert "| 4096 | xla |" in done.stdout and "vs before: conv op, C x C Grams" in done.stdout
+
+
+@pytest.mark.slow  # four TensorFlow processes, about a minute
+def test_nsynth_speed_benchmark_plain_baseline_computes_the_products_loss(tmp_path):
+    """The straightforward step (`plain_step`: tf.nn.convolution loop, einsum Grams, autodiff)
+    and the product's (Grams in the stack, one-matmul gradients, XLA) give one loss."""
+    out = tmp_path / "speed.json"
+    cmd = [sys.executable, "benchmarks/speed.py", "--samples", "2048", "--steps", "1"]
+    cmd += ["--variants", "plain function", "xla", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    plain, product = rows["plain function"]["first_loss"], rows["xla"]["first_loss"]
+    assert plain > 0 and abs(product - plain) <= 1e-4 * plain
+    assert "WARNING" not in done.stdout and "| 2048 | xla |" in done.stdout
