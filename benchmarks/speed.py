@@ -40,15 +40,19 @@ from pathlib import Path
 import numpy as np
 
 VARIANTS = {
-    "plain function": {"plain": True, "overrides": ["runtime.xla=false"]},
-    "eager": {"eager": True, "overrides": ["runtime.xla=false"]},
-    "function": {"overrides": ["runtime.xla=false"]},
+    "plain function": {"plain": True, "baseline": True, "overrides": ["runtime.xla=false"]},
+    "eager": {"eager": True, "baseline": True, "overrides": ["runtime.xla=false"]},
+    "function": {"baseline": True, "overrides": ["runtime.xla=false"]},
     "xla": {"overrides": ["runtime.xla=true"]},
     "xla, chunks of 1 s": {
         "chunked": True,
         "overrides": ["runtime.xla=true", "runtime.chunk_seconds=1"],
     },
-    "before: conv op, C x C Grams": {"before": True, "overrides": ["runtime.xla=true"]},
+    "before: conv op, C x C Grams": {
+        "before": True,
+        "baseline": True,
+        "overrides": ["runtime.xla=true"],
+    },
 }
 NETWORK_VARIANTS = {
     "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s"],
@@ -351,11 +355,7 @@ def main() -> None:
         losses = [r["first_loss"] for r in rows if r["samples"] == samples and "first_loss" in r]
         if losses and max(losses) - min(losses) > 1e-4 * max(abs(x) for x in losses):
             print(f"WARNING: the variants' losses differ at T = {samples}: {losses}")
-    baselines = [
-        v
-        for v in variants
-        if v in ("plain function", "eager", "function", "before: conv op, C x C Grams")
-    ]
+    baselines = [v for v in variants if VARIANTS[v].get("baseline")]  # the "vs" columns
     print(table(rows, peak, idle_bytes, baselines))
     print(f"load average {os.getloadavg()} on {os.cpu_count()} cores; JSON in {args.out}")
 
