@@ -180,8 +180,9 @@ class ChunkedObjective:
             target = self.features(content, [c])[c]
             self.content_target = self._held(target, hop_of(c), chunks)
             self.content_scale = self._scale(target)
-        energy = energy_contour(content)[..., None]
-        self.energy_target = self._held(energy, ENERGY_HOP, chunks)
+        if o.energy_weight > 0:  # weight 0: its term is never computed
+            energy = energy_contour(content)[..., None]
+            self.energy_target = self._held(energy, ENERGY_HOP, chunks)
         if o.loss_type == LossType.gram:
             grams = self.gram_matrices(style, o.style_layers)
             o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
