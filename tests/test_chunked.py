@@ -54,9 +54,8 @@ def whole_and_chunked(
     held = chunked.objective.style_targets if loss == LossType.gram else chunked.style_targets
     assert len(held) == len(style_layers)
     for want, got in zip(whole.style_targets, held):
-        want = (
-            want.as_gram_matrix() if isinstance(want, FrameGramTarget) else want
-        )  # whole: by frames
+        if isinstance(want, FrameGramTarget):  # the whole clip holds it by frames
+            want = want.as_gram_matrix()
         got = got[:, : want.shape[1]]  # L2 targets are held padded to whole chunks
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-4, atol=1e-6)
     chunk_terms, chunk_grad = chunked(x)

@@ -132,8 +132,9 @@ def frame_gram_distance(
 
     The three terms nearly cancel as x_G's Gram approaches the style's, so they are taken in
     float64: then the distance is closer to the exact one than the float32 Gram's, also where
-    it has fallen by 10^9 (tests/test_objective.py). At 3 s on the spectral network the step is
-    3.7x faster than through the 4096 x 4096 Grams (docs/speed.md)."""
+    it has fallen by 10^9 (tests/test_objective.py). At 3 s on the spectral network (188
+    frames, 4096 channels) the distance and its gradient cost 7.3x less than through the
+    4096 x 4096 Grams (docs/speed.md)."""
     f = tf.cast(features, tf.float64)
     n = float(features.shape[1])
     m = float(target.features.shape[1])

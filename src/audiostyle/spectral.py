@@ -3,8 +3,8 @@
 `spectrum` = log(1 + |STFT(x)|) (Hann window, `tf.signal`), [batch, frames, n_fft / 2 + 1];
 `conv` = ReLU of a 1-D convolution over time with random He-normal filters, the frequency bins
 as input channels, [batch, frames, filters], taken as one matmul of the unfolded frames: its
-input gradient is then a matmul too (TensorFlow's CPU conv backprop ran at half the speed). The waveform itself is optimised through the STFT:
-no phase reconstruction. The NSynth mu-law setting does not apply: this network reads x.
+input gradient is then a matmul too (TensorFlow's CPU conv backprop ran at half the speed).
+The waveform itself is optimised through the STFT: no phase reconstruction. The NSynth mu-law setting does not apply: this network reads x.
 """
 
 from __future__ import annotations
