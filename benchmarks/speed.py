@@ -13,7 +13,9 @@ and to the plain baselines (same run):
 - `eager`: the project's step run eagerly, op by op;
 - `function`: the same in a plain tf.function (runtime.xla=false);
 - `xla`: the project's step, one XLA-compiled function (runtime.xla=true);
-- `xla, chunks of 1 s`: the same with runtime.chunk_seconds=1 (exact, constant memory).
+- `xla, chunks of 1 s`: the same with runtime.chunk_seconds=1 (exact, constant memory);
+- `xla, bfloat16`: the same with runtime.precision=bfloat16 (the network's convs in bfloat16:
+  for GPUs; its loss differs from float32's by rounding, so it is reported, not required equal).
 `--network spectral`: the default run's network (experiment=spectral), against
 - `before: conv op, C x C Grams`: its step as it was, XLA-compiled: tf.nn.convolution and the
   4096 x 4096 Gram matrices, where the product takes one matmul of unfolded frames and the Gram
@@ -48,6 +50,10 @@ VARIANTS = {
         "chunked": True,
         "overrides": ["runtime.xla=true", "runtime.chunk_seconds=1"],
     },
+    "xla, bfloat16": {
+        "low_precision": True,
+        "overrides": ["runtime.xla=true", "runtime.precision=bfloat16"],
+    },
     "before: conv op, C x C Grams": {
         "before": True,
         "baseline": True,
@@ -55,8 +61,8 @@ VARIANTS = {
     },
 }
 NETWORK_VARIANTS = {
-    "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s"],
-    "spectral": ["before: conv op, C x C Grams", "function", "xla"],
+    "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s", "xla, bfloat16"],
+    "spectral": ["before: conv op, C x C Grams", "function", "xla", "xla, bfloat16"],
 }
 CHANNELS = 128
 
@@ -273,6 +279,20 @@ def worker(task: list) -> None:
     print(json.dumps(out))
 
 
+def check_losses(rows: list[dict], lengths: list[int]) -> None:
+    """The float32 variants compute one loss, or the timings mean nothing; a bfloat16 variant's
+    difference from them is printed (rounding, docs/speed.md)."""
+    for samples in lengths:
+        done = [r for r in rows if r["samples"] == samples and "first_loss" in r]
+        exact = [r["first_loss"] for r in done if not VARIANTS[r["variant"]].get("low_precision")]
+        if exact and max(exact) - min(exact) > 1e-4 * max(abs(x) for x in exact):
+            print(f"WARNING: the variants' losses differ at T = {samples}: {exact}")
+        for r in done:
+            if exact and VARIANTS[r["variant"]].get("low_precision"):
+                off = abs(r["first_loss"] - exact[0]) / abs(exact[0])
+                print(f"T = {samples}, {r['variant']}: first loss {off:.2%} from float32's")
+
+
 def table(rows: list[dict], peak: dict, idle_bytes: int, baselines: list[str]) -> str:
     """Ratios to the matmul peak are given in wall time and in process CPU time (the latter
     still means something on a machine shared with other work)."""
@@ -351,10 +371,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    for samples in args.samples:  # the variants compute one loss, or the timings mean nothing
-        losses = [r["first_loss"] for r in rows if r["samples"] == samples and "first_loss" in r]
-        if losses and max(losses) - min(losses) > 1e-4 * max(abs(x) for x in losses):
-            print(f"WARNING: the variants' losses differ at T = {samples}: {losses}")
+    check_losses(rows, args.samples)
     baselines = [v for v in variants if VARIANTS[v].get("baseline")]  # the "vs" columns
     print(table(rows, peak, idle_bytes, baselines))
     print(f"load average {os.getloadavg()} on {os.cpu_count()} cores; JSON in {args.out}")

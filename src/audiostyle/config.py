@@ -59,6 +59,13 @@ class DeviceChoice(str, Enum):
     gpu = "gpu"
 
 
+class Precision(str, Enum):
+    """The dtype the feature network computes in; x_G, Adam, Grams and losses stay float32."""
+
+    float32 = "float32"
+    bfloat16 = "bfloat16"  # half the bytes, tensor-core speed on GPUs (tolerance: docs/speed.md)
+
+
 class Weights(str, Enum):
     random = "random"  # seeded, Magenta's initialiser
     magenta = "magenta"  # read from encoder.checkpoint
@@ -160,6 +167,7 @@ class RuntimeConfig:
     log_every: int = 1  # steps between progress/metric updates (and host syncs)
     chunk_seconds: float | None = None  # None: whole clip if it fits memory_gb, else chunks
     memory_gb: float | None = None  # a step's budget; None: half the free memory (CPU only)
+    precision: Precision = Precision.float32  # the feature network's dtype (mixed precision)
 
 
 @dataclass

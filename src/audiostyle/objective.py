@@ -70,15 +70,17 @@ def gram_tap(features: tf.Tensor):
     executor would compute all 60 of them at once and hold them until their blocks are reached.
     Waiting cut a whole-clip step at T = 48000 from 4.20 to 2.58 GB (same loss and gradient;
     docs/speed.md). XLA schedules by its own rules and does not keep the wait.
+    bfloat16 features (runtime.precision) give a float32 Gram: it is taken from F in float32.
     """
+    exact = tf.cast(features, tf.float32)
 
     def backward(d_features: tf.Tensor | None, d_gram: tf.Tensor) -> tf.Tensor:
         if d_features is None:  # nothing downstream of this layer: no path to wait for
             d_features = tf.zeros_like(features)
         with tf.control_dependencies([d_features]):
-            return d_features + _gram_sum_gradient(features, d_gram)
+            return d_features + tf.cast(_gram_sum_gradient(exact, d_gram), features.dtype)
 
-    return (tf.identity(features), _gram_sum(features)), backward
+    return (tf.identity(features), _gram_sum(exact)), backward
 
 
 def gram(features: tf.Tensor) -> tf.Tensor:

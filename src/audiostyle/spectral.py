@@ -5,6 +5,8 @@
 as input channels, [batch, frames, filters], taken as one matmul of the unfolded frames: its
 input gradient is then a matmul too (TensorFlow's CPU conv backprop ran at half the speed).
 The waveform itself is optimised through the STFT: no phase reconstruction. The NSynth mu-law setting does not apply: this network reads x.
+`dtype` bfloat16 (runtime.precision) takes the conv's matmul in bfloat16; the STFT and every
+output stay float32.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from audiostyle.config import SpectralConfig
 
 
 class SpectralNetwork:
-    def __init__(self, cfg: SpectralConfig, seed: int):
+    def __init__(self, cfg: SpectralConfig, seed: int, dtype: tf.DType = tf.float32):
         self.cfg = cfg
         bins = cfg.n_fft // 2 + 1
         rng = np.random.default_rng(seed)
@@ -24,7 +26,8 @@ class SpectralNetwork:
         self.kernel = tf.constant(
             rng.normal(0.0, std, size=(cfg.width, bins, cfg.filters)).astype(np.float32)
         )
-        self._matrix = tf.reshape(self.kernel, [cfg.width * bins, cfg.filters])
+        self.dtype = dtype
+        self._matrix = tf.cast(tf.reshape(self.kernel, [cfg.width * bins, cfg.filters]), dtype)
 
     def spectrum(self, wave: tf.Tensor) -> tf.Tensor:
         stft = tf.signal.stft(
@@ -51,9 +54,9 @@ class SpectralNetwork:
         filters]: each row holds the `width` frames around one frame, zeros past the ends."""
         width, frames = self.cfg.width, tf.shape(spec)[1]
         left = (width - 1) // 2
-        padded = tf.pad(spec, [[0, 0], [left, width - 1 - left], [0, 0]])
+        padded = tf.pad(tf.cast(spec, self.dtype), [[0, 0], [left, width - 1 - left], [0, 0]])
         rows = tf.concat([padded[:, j : j + frames] for j in range(width)], axis=2)
-        return tf.einsum("btk,kc->btc", rows, self._matrix)
+        return tf.cast(tf.einsum("btk,kc->btc", rows, self._matrix), tf.float32)
 
     # What chunked evaluation (chunked.py) needs to know of this network.
     @property
