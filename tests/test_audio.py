@@ -90,10 +90,12 @@ def test_a_clip_shorter_than_one_hop_is_zero_padded(tmp_path):
         (lambda p: p.write_text("not audio at all\n" * 50), "not a readable audio file"),
         (lambda p: sf.write(p, np.zeros((0, 1)), RATE), "contains no samples"),
         (lambda p: sf.write(p, np.zeros(4000), RATE), "is silent"),
+        # +-1 16-bit step of dither: scaled to audio.peak it would be 89 dB louder noise
+        (lambda p: sf.write(p, np.tile([1, -1], 2000) / 32768, RATE, "PCM_16"), "nearly"),
         (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2]), RATE, "FLOAT"), "NaN or infinite"),
         (lambda p: sf.write(p, np.array([0.1, np.inf]), RATE, "DOUBLE"), "NaN or infinite"),
     ],
-    ids=["missing", "directory", "empty", "text", "no-frames", "silent", "nan", "inf"],
+    ids=["missing", "directory", "empty", "text", "no-frames", "silent", "dither", "nan", "inf"],
 )
 def test_bad_clips_name_the_file_and_the_reason(tmp_path, make, reason):
     path = tmp_path / "in.wav"

@@ -105,3 +105,32 @@ def test_ema_missing_is_named(tmp_path, raw):
     prefix = write_tf1_checkpoint(str(tmp_path / "m.ckpt"), raw, None)
     with pytest.raises(CheckpointError, match="ExponentialMovingAverage' is missing"):
         load_magenta_weights(prefix, use_ema=True)
+
+
+def test_index_and_data_files_name_their_checkpoint(ckpt, raw):
+    """Tab completion gives model.ckpt-200000.index or .data-00000-of-00001: both read it."""
+    want = raw["ae_res_3/W"][0]
+    for path in (f"{ckpt}.index", f"{ckpt}.data-00000-of-00001"):
+        np.testing.assert_array_equal(load_magenta_weights(path).res_w[2], want)
+
+
+def test_folder_without_state_file_reads_its_only_checkpoint(tmp_path, raw):
+    """Copied without TensorFlow's `checkpoint` state file (the Saver writes one)."""
+    write_tf1_checkpoint(str(tmp_path / "model.ckpt-5"), raw, None)
+    (tmp_path / "checkpoint").unlink()
+    w = load_magenta_weights(str(tmp_path))
+    np.testing.assert_array_equal(w.start_w, raw["ae_startconv/W"][0])
+    write_tf1_checkpoint(str(tmp_path / "model.ckpt-6"), raw, None)
+    (tmp_path / "checkpoint").unlink()
+    with pytest.raises(CheckpointError, match="a folder with 2 checkpoints in it"):
+        load_magenta_weights(str(tmp_path))
+
+
+def test_validate_refuses_a_missing_checkpoint_before_tensorflow_work(compose_config, tmp_path):
+    from audiostyle.config import validate
+
+    missing = tmp_path / "wavenet-ckpt" / "model.ckpt-200000"
+    with pytest.raises(CheckpointError, match="no checkpoint here"):
+        validate(
+            compose_config("experiment=nsynth", "encoder=magenta", f"encoder.checkpoint={missing}")
+        )

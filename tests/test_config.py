@@ -134,6 +134,11 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
         ("audio.duration=0.001", "audio.duration must be between"),
         ("audio.sample_rate=22050", "must be 16000 for the NSynth encoder"),
         ("init.scale=2", "init.scale must be in"),
+        ("seed=-1", "seed must be an integer >= 0"),
+        ("encoder.seed=-3", "encoder.seed must be an integer >= 0"),
+        ("optim.epsilon=inf", "optim.epsilon must be a positive number"),
+        ("style_layers.layers=[final_relu,B_30]", "has a layer twice"),  # one tap, two names
+        ("audio.duration=0.032", "audio.duration must be between 0.064 s"),  # metrics need 1024
     ],
 )
 def test_bad_values_fail_validation_with_the_reason(compose_config, override, message):
@@ -154,3 +159,19 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
     assert cfg.optim.steps == 100 and cfg.snapshots == [0, 50, 99]
     validate(cfg)
+
+
+def test_all_zero_style_weights_are_refused(compose_config):
+    cfg = compose_config(
+        "experiment=nsynth", "style_layers.layers=[A_1,B_2]", "style_layers.weights=[0,0]"
+    )
+    with pytest.raises(ConfigError, match="not all 0"):
+        validate(cfg)
+
+
+def test_cheap_checks_come_before_the_clips(compose_config, tmp_path):
+    """A layer typo is reported before the clips are looked at (an NSynth TFRecord's notes
+    take a scan of the whole file)."""
+    cfg = compose_config(f"audio.content={tmp_path / 'missing.wav'}", "style_layers.layers=[cnov]")
+    with pytest.raises(ConfigError, match="unknown layer 'cnov'"):
+        validate(cfg)

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 HOP = 512  # the encoder pools over 512 samples; every clip length is a multiple of it
 EXAMPLE_PREFIX = "example:"
 READ_MARGIN = 64  # frames read past the needed length, so the resampler sees the edge
-SILENCE = 1e-6  # a peak below this (-120 dBFS) is silence: it cannot be normalised or styled
+# A peak below this (-80 dBFS, three 16-bit steps) is silence or dither: scaled to audio.peak it
+# would be loud noise, and there is nothing in it to style.
+SILENCE = 1e-4
 
 
 def example_names() -> list[str]:
@@ -121,7 +123,10 @@ def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> 
         x = fit_length(x, n, name)
     top = float(np.max(np.abs(x))) if x.size else 0.0
     if top < SILENCE:
-        raise AudioError(f"{name}: is silent (peak {top:.3g}, below {SILENCE:g}) in the part used")
+        raise AudioError(
+            f"{name}: is silent or nearly (peak {top:.3g}, below {SILENCE:g} = -80 dBFS) "
+            "in the part used"
+        )
     if peak is not None:
         x = x * (peak / top)
     return np.ascontiguousarray(x, dtype=np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +40,43 @@ def expected_shapes() -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _open_reader(path: str):
-    import tensorflow as tf
+DATA_FILE = re.compile(r"\.data-\d{5}-of-\d{5}$")
+STATE_ENTRY = re.compile(r'^model_checkpoint_path:\s*"(.+)"\s*$', re.MULTILINE)
 
-    prefix = Path(path).expanduser()
-    if prefix.is_dir():
-        found = tf.train.latest_checkpoint(str(prefix))
-        if found is None:
-            raise CheckpointError(f"{path}: a folder with no TensorFlow checkpoint in it")
-        prefix = Path(found)
-    if not Path(f"{prefix}.index").exists() and not prefix.exists():
+
+def checkpoint_prefix(path: str) -> Path:
+    """The checkpoint a user's path names, as the prefix TensorFlow reads (`<prefix>.index`
+    must exist): the prefix itself, its `.index` or `.data-*` file (what tab completion gives),
+    or a folder: the checkpoint its `checkpoint` state file names, else its only one.
+    No TensorFlow: config validation calls this."""
+    given = Path(path).expanduser()
+    if given.is_dir():
+        prefix = _folder_checkpoint(given, path)
+    else:
+        prefix = given.with_name(DATA_FILE.sub("", given.name).removesuffix(".index"))
+    if not Path(f"{prefix}.index").is_file():
         raise CheckpointError(
             f"{path}: no checkpoint here (expected {prefix}.index and its data files)"
         )
+    return prefix
+
+
+def _folder_checkpoint(folder: Path, path: str) -> Path:
+    state = folder / "checkpoint"
+    named = STATE_ENTRY.search(state.read_text(errors="replace")) if state.is_file() else None
+    if named:
+        return folder / named.group(1)  # relative as TensorFlow writes it, or absolute
+    found = sorted(p.with_suffix("") for p in folder.glob("*.index"))
+    if len(found) != 1:
+        what = "no TensorFlow checkpoint" if not found else f"{len(found)} checkpoints"
+        raise CheckpointError(f"{path}: a folder with {what} in it; name one checkpoint prefix")
+    return found[0]
+
+
+def _open_reader(path: str):
+    import tensorflow as tf
+
+    prefix = checkpoint_prefix(path)
     try:
         return tf.train.load_checkpoint(str(prefix))
     except Exception as err:  # TF raises several types for a corrupt or foreign file
@@ -107,8 +132,6 @@ def _cached(realpath: str, mtime_ns: int, use_ema: bool) -> EncoderWeights:
 
 def load_magenta_weights(path: str, use_ema: bool = False) -> EncoderWeights:
     """The encoder weights of a Magenta checkpoint (prefix or folder), read once per process."""
-    prefix = Path(path).expanduser()
-    index = Path(f"{prefix}.index")
-    stamp_file = index if index.exists() else prefix
-    mtime = stamp_file.stat().st_mtime_ns if stamp_file.exists() else 0
+    prefix = checkpoint_prefix(path)
+    mtime = Path(f"{prefix}.index").stat().st_mtime_ns
     return _cached(os.path.realpath(prefix), mtime, use_ema)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from audiostyle.errors import ConfigError
-from audiostyle.layers import check_layer_names, layers_of
+from audiostyle.layers import canonical, check_layer_names, layers_of
 
 
 class MuLaw(str, Enum):
@@ -293,7 +293,12 @@ def validate(cfg: Config) -> None:
     _require(math.isfinite(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr}")
     _require(o.steps > 0, f"optim.steps must be a positive integer, got {o.steps}")
     _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)")
-    _require(o.epsilon > 0, f"optim.epsilon must be positive, got {o.epsilon}")
+    _require(
+        math.isfinite(o.epsilon) and o.epsilon > 0,
+        f"optim.epsilon must be a positive number, got {o.epsilon}",
+    )
+    for key, seed in (("seed", cfg.seed), ("encoder.seed", cfg.encoder.seed)):
+        _require(seed >= 0, f"{key} must be an integer >= 0 (numpy's seeds are), got {seed}")
     _require(
         math.isfinite(cfg.loss.energy_weight) and cfg.loss.energy_weight >= 0,
         f"loss.energy_weight must be a finite number >= 0, got {cfg.loss.energy_weight}",
@@ -310,10 +315,11 @@ def validate(cfg: Config) -> None:
         a.sample_rate == 16000 or cfg.encoder.network != Network.nsynth,
         f"audio.sample_rate must be 16000 for the NSynth encoder (trained at 16 kHz), got {a.sample_rate}",
     )
-    min_duration = 512 / a.sample_rate
+    min_duration = 1024 / a.sample_rate
     _require(
         min_duration <= a.duration <= 600,
-        f"audio.duration must be between {min_duration:.3f} s (one 512-sample hop) and 600 s, got {a.duration}",
+        f"audio.duration must be between {min_duration:.3f} s (1024 samples: two 512-sample hops, "
+        f"one frame of the evaluation metrics) and 600 s, got {a.duration}",
     )
     _require(0 < a.peak <= 1, f"audio.peak must be in (0, 1], got {a.peak}")
     _require(
@@ -324,13 +330,13 @@ def validate(cfg: Config) -> None:
         0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
     )
-    validate_clips(cfg)
     valid = layers_of(cfg.encoder.network.value)
     check_layer_names([cfg.content_layer.layer], "content_layer.layer", valid)
     layers = cfg.style_layers.layers
     _require(len(layers) > 0, "style_layers.layers must name at least one layer")
     check_layer_names(layers, "style_layers.layers", valid)
-    _require(len(set(layers)) == len(layers), f"style_layers.layers has a layer twice: {layers}")
+    taps = [canonical(n) for n in layers]  # final_relu is B_30: counting it twice is a typo
+    _require(len(set(taps)) == len(taps), f"style_layers.layers has a layer twice: {layers}")
     weights = cfg.style_layers.weights
     if weights is not None:
         _require(
@@ -338,8 +344,8 @@ def validate(cfg: Config) -> None:
             f"style_layers.weights has {len(weights)} values for {len(layers)} layers; give one per layer or null",
         )
         _require(
-            all(math.isfinite(w) and w >= 0 for w in weights),
-            "style_layers.weights must be finite and >= 0",
+            all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
+            f"style_layers.weights must be finite, >= 0 and not all 0, got {weights}",
         )
     bad = [s for s in cfg.snapshots if not 0 <= s <= o.steps]
     _require(
@@ -369,11 +375,15 @@ def validate(cfg: Config) -> None:
             bool(e.checkpoint),
             "encoder=magenta needs encoder.checkpoint=/path/to/wavenet-ckpt/model.ckpt-200000",
         )
+        from audiostyle.checkpoint import checkpoint_prefix
+
+        checkpoint_prefix(e.checkpoint)  # there, before TensorFlow loads (read later)
     else:
         _require(
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
+    validate_clips(cfg)  # last: an NSynth TFRecord's notes take a scan of the file
 
 
 def validate_clips(cfg: Config) -> None:

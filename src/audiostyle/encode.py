@@ -16,6 +16,7 @@ import numpy as np
 
 from audiostyle import clipspec
 from audiostyle.audio import HOP, refuse_inputs
+from audiostyle.checkpoint import checkpoint_prefix
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
 from audiostyle.files import atomic_path
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         check_layer_names(layers, "--layers", NSYNTH_LAYERS)
         if args.use_ema and not args.checkpoint:
             raise ConfigError("--use-ema needs --checkpoint")
+        if args.seed < 0:
+            raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
+        if args.out.is_dir():
+            raise ConfigError(f"--out {args.out}: is a folder; name the .npz file to write")
+        if args.checkpoint:
+            checkpoint_prefix(args.checkpoint)  # there, before any audio or TensorFlow work
         clipspec.check(args.clip, "clip", args.nsynth_root, RATE)
         refuse_inputs(args.out, clipspec.input_paths(args.clip, args.nsynth_root))
         clip = clipspec.load(args.clip, RATE, None, None, args.nsynth_root)

@@ -17,18 +17,34 @@ MU = 255.0
 UNITS = 128.0
 
 
-def compand(x: tf.Tensor) -> tf.Tensor:
+LOG_MU = math.log(1.0 + MU)
+
+
+@tf.custom_gradient
+def compand(x: tf.Tensor):
     """Waveform [-1, 1] -> mu-law curve [-1, 1], continuous.
 
     Written in the same operation order as Magenta's (log(1 + mu|x|), not log1p), so that the
-    quantized mode lands on exactly the same integer at every sample.
+    quantized mode lands on exactly the same integer at every sample. Its gradient is the
+    curve's slope, mu / ((1 + mu|x|) log(1 + mu)): autodiff of sign(x) and |x| gives 0 at x = 0,
+    the steepest point, and a sample at exactly 0 would never move.
     """
-    return tf.sign(x) * tf.math.log(1.0 + MU * tf.abs(x)) / math.log(1.0 + MU)
+
+    def slope(dy: tf.Tensor) -> tf.Tensor:
+        return dy * MU / ((1.0 + MU * tf.abs(x)) * LOG_MU)
+
+    return tf.sign(x) * tf.math.log(1.0 + MU * tf.abs(x)) / LOG_MU, slope
 
 
-def expand(y: tf.Tensor) -> tf.Tensor:
-    """Inverse of `compand`."""
-    return tf.sign(y) * (tf.pow(1.0 + MU, tf.abs(y)) - 1.0) / MU
+@tf.custom_gradient
+def expand(y: tf.Tensor):
+    """Inverse of `compand`; its gradient log(1 + mu) (1 + mu)^|y| / mu, also at y = 0."""
+    grows = tf.pow(1.0 + MU, tf.abs(y))
+
+    def slope(dx: tf.Tensor) -> tf.Tensor:
+        return dx * LOG_MU * grows / MU
+
+    return tf.sign(y) * (grows - 1.0) / MU, slope
 
 
 def encoder_input(x: tf.Tensor, mode: MuLaw) -> tf.Tensor:
