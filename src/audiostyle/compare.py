@@ -43,9 +43,11 @@ def select_runs(client: MlflowClient, args: argparse.Namespace) -> list[Run]:
     if exp is None:
         raise SystemExit(f"no experiment named {args.experiment!r} in {args.tracking_uri}")
     order = "DESC" if args.descending else "ASC"
+    # only runs that have the metric: a sweep's parent run has none, and would fill the top K
+    has_metric = f"metrics.`{args.metric}` > -1e300"
     return client.search_runs(
         [exp.experiment_id],
-        filter_string="attributes.status = 'FINISHED'",
+        filter_string=f"attributes.status = 'FINISHED' and {has_metric}",
         order_by=[f"metrics.`{args.metric}` {order}"],
         max_results=args.top,
     )
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audiostyle.compare: error: {err.message}", file=sys.stderr)
         return 2
     if not runs:
-        print("audiostyle.compare: error: no finished runs to compare", file=sys.stderr)
+        what = "" if args.run_ids else f" with metric {args.metric!r}"
+        print(f"audiostyle.compare: error: no finished runs{what} to compare", file=sys.stderr)
         return 2
     out = write_comparison(client, runs, args.out)
     print(f"wrote {out} ({len(runs)} runs)")

@@ -1,0 +1,23 @@
+"""python -m audiostyle.compare --top K ranks only runs that have the metric."""
+
+from mlflow.tracking import MlflowClient
+
+from audiostyle import compare
+
+
+def test_top_k_skips_runs_without_the_metric(tmp_path, capsys):
+    """A sweep's parent run has no eval metrics; it must not fill a place in the top K."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
+    for score in (0.5, None, 0.2, None):
+        run = client.create_run(experiment)
+        if score is not None:
+            client.log_metric(run.info.run_id, "eval/score", score)
+        client.set_terminated(run.info.run_id)
+    args = ["--experiment", "e", "--metric", "eval/score", "--tracking-uri", uri]
+    runs = compare.select_runs(client, compare.parse_args([*args, "--top", "3"]))
+    assert [r.data.metrics["eval/score"] for r in runs] == [0.2, 0.5]
+    missing = ["--experiment", "e", "--metric", "eval/nothing", "--tracking-uri", uri]
+    assert compare.main([*missing, "--out", str(tmp_path / "c.html")]) == 2
+    assert "no finished runs with metric 'eval/nothing'" in capsys.readouterr().err
