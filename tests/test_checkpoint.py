@@ -114,6 +114,15 @@ def test_index_and_data_files_name_their_checkpoint(ckpt, raw):
         np.testing.assert_array_equal(load_magenta_weights(path).res_w[2], want)
 
 
+def test_state_file_naming_another_machines_path_still_finds_the_checkpoint(tmp_path, raw):
+    """A copied folder's state file may hold the absolute path it was saved under."""
+    write_tf1_checkpoint(str(tmp_path / "model.ckpt-200000"), raw, None)
+    state = 'model_checkpoint_path: "/home/someone/train/model.ckpt-200000"\n'
+    (tmp_path / "checkpoint").write_text(state)
+    w = load_magenta_weights(str(tmp_path))
+    np.testing.assert_array_equal(w.bottleneck_b, raw["ae_bottleneck/biases"])
+
+
 def test_folder_without_state_file_reads_its_only_checkpoint(tmp_path, raw):
     """Copied without TensorFlow's `checkpoint` state file (the Saver writes one)."""
     write_tf1_checkpoint(str(tmp_path / "model.ckpt-5"), raw, None)

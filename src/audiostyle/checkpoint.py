@@ -64,8 +64,10 @@ def checkpoint_prefix(path: str) -> Path:
 def _folder_checkpoint(folder: Path, path: str) -> Path:
     state = folder / "checkpoint"
     named = STATE_ENTRY.search(state.read_text(errors="replace")) if state.is_file() else None
-    if named:
-        return folder / named.group(1)  # relative as TensorFlow writes it, or absolute
+    if named:  # relative as TensorFlow writes it, or absolute from the machine it was saved on
+        for prefix in (folder / named.group(1), folder / Path(named.group(1)).name):
+            if Path(f"{prefix}.index").is_file():
+                return prefix
     found = sorted(p.with_suffix("") for p in folder.glob("*.index"))
     if len(found) != 1:
         what = "no TensorFlow checkpoint" if not found else f"{len(found)} checkpoints"
