@@ -242,3 +242,136 @@ def test_workers_count_and_ask_one_at_a_time(tmp_path):
         order.append("first")
     thread.join(timeout=10)
     assert order == ["first", "second"]
+
+
+def sweep_settings(tmp_path, **kw):
+    from audiostyle.config import SweepConfig
+
+    return SweepConfig(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}", **kw)
+
+
+SPACE = {
+    "alpha": optuna.distributions.FloatDistribution(0.01, 1000.0, log=True),
+    "optim.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+}
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "nsga2"])
+def test_resumed_and_parallel_workers_do_not_repeat_points(tmp_path, sampler):
+    """Every process starts from sweep.seed; each trial is seeded by its number as well."""
+    from audiostyle.sweep import load_study
+
+    def asked(study, n):
+        out = []
+        for _ in range(n):
+            trial = study.ask(SPACE)
+            study.tell(trial, 1.0)
+            out.append(trial.params)
+        return out
+
+    first = asked(load_study(sweep_settings(tmp_path / "a", sampler=sampler), "."), 2)
+    again = asked(load_study(sweep_settings(tmp_path / "b", sampler=sampler), "."), 2)
+    assert first == again  # a sweep from scratch is reproducible for a given sweep.seed
+    resumed = asked(load_study(sweep_settings(tmp_path / "a", sampler=sampler), "."), 1)
+    assert resumed[0] not in first  # running the command again asks a new point
+    one, two = (load_study(sweep_settings(tmp_path / "c", sampler=sampler), ".") for _ in "12")
+    assert asked(one, 1) != asked(two, 1)  # two workers started together
+
+
+def test_an_interval_over_an_int_setting_is_over_ints():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from audiostyle.errors import ConfigError
+    from audiostyle.sweep import distribution
+
+    def parse(line):
+        return OverridesParser.create().parse_overrides([line])[0]
+
+    steps = distribution(parse("optim.steps=interval(2, 8)"), 300)
+    assert steps == optuna.distributions.IntDistribution(2, 8)
+    alpha = distribution(parse("alpha=tag(log, interval(1, 10))"), 0.1)
+    assert alpha == optuna.distributions.FloatDistribution(1.0, 10.0, log=True)
+    with pytest.raises(ConfigError, match="optim.steps is an integer setting"):
+        distribution(parse("optim.steps=interval(2, 8.5)"), 300)
+
+
+def one_line_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("audiostyle: error:")]
+    return line
+
+
+def test_a_fixed_value_for_a_searched_key_is_refused_before_any_trial(tmp_path):
+    proc = run_cli("run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", "alpha=0.5")
+    line = one_line_error(proc)
+    assert "alpha=0.5" in line and "~sweep.params.alpha" in line
+    assert not (tmp_path / "optuna.db").exists()
+    # as the message says: fix alpha, search the rest
+    sweep(tmp_path, "sweep=alpha_lr", "~sweep.params.alpha", "alpha=0.5", "sweep.n_trials=1")
+    (trial,) = trials(tmp_path, "alpha_lr")
+    assert list(trial.params) == ["optim.lr"]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("audiostyle")
+    (child,) = client.search_runs([exp.experiment_id], "tags.`sweep.trial` = '0'")
+    assert float(child.data.params["alpha"]) == 0.5
+
+
+def test_a_mistake_every_trial_shares_fails_the_command_before_any_trial(tmp_path):
+    missing = tmp_path / "missing.wav"
+    proc = run_cli(
+        "run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", f"audio.content={missing}"
+    )
+    assert str(missing) in one_line_error(proc)
+    assert not (tmp_path / "optuna.db").exists()  # no trial used up
+
+
+def test_a_trial_has_a_heartbeat_from_the_moment_it_is_asked(tmp_path):
+    """A worker that dies before its heartbeat thread starts still leaves a trial to retry."""
+    import time
+
+    from audiostyle.sweep import OptunaSweeper, fail_stale_trials, load_study
+
+    cfg = sweep_settings(tmp_path, n_trials=1, heartbeat_seconds=1)
+    study = load_study(cfg, ".")
+    (trial,) = OptunaSweeper()._next_batch(study, cfg, SPACE, cfg.storage, [], None)
+    time.sleep(3.5)  # past the grace period of 2 heartbeats (SQLite keeps whole seconds)
+    assert fail_stale_trials(study) == [trial.number]
+    (retry,) = study.get_trials(states=(TrialState.WAITING,))
+    assert retry.params == trial.params
+
+
+def test_without_heartbeats_a_worker_does_not_wait_forever(tmp_path, caplog):
+    """A journal file has no heartbeats: a RUNNING trial may belong to a dead worker."""
+    from audiostyle.config import SweepConfig
+    from audiostyle.sweep import OptunaSweeper, load_study
+
+    url = f"journal://{tmp_path / 'journal.log'}"
+    cfg = SweepConfig(study_name="j", storage=url, n_trials=1)
+    study = load_study(cfg, ".")
+    study.ask(SPACE)  # its worker died: the trial stays RUNNING
+    assert OptunaSweeper()._next_batch(study, cfg, SPACE, url, [], None) is None
+    (said,) = [r.getMessage() for r in caplog.records if "not waiting" in r.getMessage()]
+    assert "trial 0" in said and "optuna tell" in said and str(tmp_path / "journal.log") in said
+
+
+def test_a_deleted_parent_run_is_replaced_on_resume(tmp_path, caplog):
+    from pathlib import Path
+
+    from audiostyle.config import TrackingConfig
+    from audiostyle.sweep import load_study, open_parent_run
+    from audiostyle.tracking import MlflowTracker
+
+    cfg = sweep_settings(tmp_path)
+    study = load_study(cfg, ".")
+    tracker = MlflowTracker(TrackingConfig(), Path(tmp_path), "audiostyle")
+    open_parent_run(study, cfg, tracker)
+    first = study.user_attrs["mlflow_parent_run_id"]
+    tracker.client.delete_run(first)
+    for gone in (first, "0" * 32):  # deleted; or recorded in another tracking store
+        study.set_user_attr("mlflow_parent_run_id", gone)
+        tracker = MlflowTracker(TrackingConfig(), Path(tmp_path), "audiostyle")
+        open_parent_run(study, cfg, tracker)
+        new = study.user_attrs["mlflow_parent_run_id"]
+        assert new not in (first, gone) and tracker.run_id == new
+        assert tracker.client.get_run(new).info.status == "RUNNING"
+    assert sum("cannot be resumed" in r.getMessage() for r in caplog.records) == 2

@@ -6,9 +6,10 @@ Each trial is an ordinary run launched by Hydra's launcher with the sampled over
 Optuna URL otherwise), so running the command again resumes it up to `sweep.n_trials`, and
 several processes started with the same command work on one study. A trial that raises is
 FAIL with its reason and the sweep goes on; a worker that dies stops sending heartbeats and
-its RUNNING trial is failed and retried by the next worker that looks. Ctrl-C or SIGTERM stops
-the sweep: the running trial is FAIL with reason "interrupted" and does not count toward
-`sweep.n_trials`, so the same command resumes the study.
+its RUNNING trial is failed and retried by the next worker that looks (a journal file has no
+heartbeats: there a worker with nothing left to ask stops rather than wait on a trial that may
+never end). Ctrl-C or SIGTERM stops the sweep: the running trial is FAIL with reason
+"interrupted" and does not count toward `sweep.n_trials`, so the same command resumes the study.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-from audiostyle.config import SweepConfig, TrackingConfig, resolved
+from audiostyle.config import SweepConfig, TrackingConfig, resolved, to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError
 from audiostyle.files import file_lock
 from audiostyle.interrupts import held, uninterrupted
@@ -129,12 +130,62 @@ def make_pruner(cfg: SweepConfig) -> optuna.pruners.BasePruner:
     )
 
 
-def make_sampler(cfg: SweepConfig) -> optuna.samplers.BaseSampler:
+def make_sampler(cfg: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
     if cfg.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=cfg.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if cfg.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=cfg.seed)
-    return optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True)
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+
+
+def trial_seed(seed: int, number: int) -> int:
+    return zlib.crc32(f"{seed}:{number}".encode())
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """The configured sampler, seeded afresh for each trial from (sweep.seed, trial number).
+    A sweep run from scratch is reproducible, yet a resumed sweep or a second worker, which
+    start from the same sweep.seed, do not repeat the random points already asked (TPE's
+    start-up trials, `random`, NSGA-II's first population)."""
+
+    def __init__(self, cfg: SweepConfig):
+        self.cfg = cfg
+        self.inner = make_sampler(cfg, cfg.seed)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.inner = make_sampler(self.cfg, trial_seed(self.cfg.seed, trial.number))
+        self.inner.before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
 
 
 @uninterrupted  # writes to the study's storage hold Ctrl-C (see interrupts.py)
@@ -147,7 +198,7 @@ def load_study(cfg: SweepConfig, runs_dir: str, attempts: int = 5) -> optuna.Stu
                 study_name=cfg.study_name,
                 storage=make_storage(cfg, runs_dir),
                 directions=list(cfg.directions),
-                sampler=make_sampler(cfg),
+                sampler=TrialSeededSampler(cfg),
                 pruner=make_pruner(cfg),
                 load_if_exists=True,
             )
@@ -160,8 +211,10 @@ def load_study(cfg: SweepConfig, runs_dir: str, attempts: int = 5) -> optuna.Stu
     raise AssertionError("unreachable")
 
 
-def distribution(override: Override) -> BaseDistribution:
-    """Hydra's sweep grammar -> an Optuna distribution."""
+def distribution(override: Override, current: object = None) -> BaseDistribution:
+    """Hydra's sweep grammar -> an Optuna distribution. Hydra reads interval() ends as floats,
+    so an interval is over integers when the key's value in the composed config (`current`)
+    is an int, as the schema makes optim.steps."""
     value = override.value()
     if isinstance(value, ChoiceSweep):
         return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
@@ -169,11 +222,35 @@ def distribution(override: Override) -> BaseDistribution:
         return CategoricalDistribution(list(override.sweep_iterator(transformer=lambda x: x)))
     if isinstance(value, IntervalSweep):
         log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log_scale)
+        if isinstance(current, int) and not isinstance(current, bool):
+            if not (float(value.start).is_integer() and float(value.end).is_integer()):
+                raise ConfigError(
+                    f"{override.input_line}: {override.key_or_group} is an integer setting, "
+                    "so interval() needs integer ends"
+                )
+            return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(float(value.start), float(value.end), log=log_scale)
     raise ConfigError(
         f"{override.input_line}: a sweep needs choice(...), range(...) or interval(...)"
+    )
+
+
+def has_heartbeats(storage: optuna.storages.BaseStorage) -> bool:
+    """Whether a dead worker's trial can be found: RDB storages record heartbeats, journal
+    files do not."""
+    return (
+        isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat)
+        and storage.get_heartbeat_interval() is not None
+    )
+
+
+def describe_running(study: optuna.Study) -> str:
+    """The RUNNING trials, with the worker that asked each and when, for a log line."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return ", ".join(
+        f"trial {t.number} (worker {t.user_attrs.get('worker', '?')}, since "
+        f"{t.datetime_start:%Y-%m-%d %H:%M:%S})"
+        for t in running
     )
 
 
@@ -228,7 +305,7 @@ class Heartbeat:
             self._stop.wait(self.seconds)
 
     def __enter__(self) -> Heartbeat:
-        if isinstance(self.storage, optuna.storages._heartbeat.BaseHeartbeat):
+        if has_heartbeats(self.storage):
             self._thread.start()
         return self
 
@@ -289,19 +366,51 @@ class OptunaSweeper:
         )
         return sweep, str(self.config.runs_dir), tracking
 
+    def _validate_fixed(self) -> None:
+        """Check the settings every trial shares, and read its clips, once before the first
+        trial: a mistake there would fail every trial and use up sweep.n_trials. Searched keys
+        are checked at their config values; a sampled value is checked by its trial."""
+        from audiostyle.runner import load_inputs
+
+        assert self.config is not None
+        job = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
+        config = to_config(job)
+        validate(config)
+        load_inputs(config)  # a missing or unreadable file: types and ranges cannot tell
+
     def _split(
         self, arguments: list[str], cfg: SweepConfig
     ) -> tuple[list[str], dict[str, BaseDistribution]]:
-        assert self.hydra_context is not None
+        """(fixed overrides, search space). A key both fixed on the command line and searched
+        is refused: the sampled value would silently replace the one given."""
+        assert self.hydra_context is not None and self.config is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         lines = [f"{k}={v}" for k, v in cfg.params.items()] + list(arguments)
         fixed: list[str] = []
+        given: dict[str, str] = {}  # key -> its fixed value on the command line
         space: dict[str, BaseDistribution] = {}
-        for override in parser.parse_overrides(lines):
+        searched: set[str] = set()
+        for i, override in enumerate(parser.parse_overrides(lines)):
+            key = override.key_or_group
             if override.is_sweep_override():
-                space[override.get_key_element()] = distribution(override)
+                current = OmegaConf.select(self.config, key, default=None)
+                space[override.get_key_element()] = distribution(override, current)
+                searched.add(key)
             else:
                 fixed.append(override.input_line)
+                if i >= len(cfg.params):
+                    given[key] = override.input_line
+        for key, line in given.items():
+            if key in searched:
+                hint = (
+                    f"drop it from the search with ~sweep.params.{key}"
+                    if key in cfg.params
+                    else "give either the value or the sweep override"
+                )
+                raise ConfigError(
+                    f"{line}: {key} is also searched by the sweep, whose value would replace "
+                    f"this one; to fix it, {hint}"
+                )
         if not space:
             raise ConfigError(
                 "the sweep has no search space: set sweep.params or give key=interval(...)"
@@ -311,14 +420,23 @@ class OptunaSweeper:
     def sweep(self, arguments: list[str]) -> Any:
         cfg, runs_dir, tracking = self._settings()
         fixed, space = self._split(arguments, cfg)
+        self._validate_fixed()
         study = load_study(cfg, runs_dir)
         url = storage_url(cfg, runs_dir)
         log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
+        if not has_heartbeats(study._storage):
+            log.warning(
+                "%s has no heartbeats: a worker that dies leaves its trial RUNNING, and a "
+                "worker with nothing left to ask stops instead of waiting for other workers",
+                redact(url),
+            )
         tracker = open_tracker(tracking, runs_dir)  # the sweep's own run and dead workers' runs
         with held(), study_lock(study, url):  # one parent run, however many workers start
             open_parent_run(study, cfg, tracker)
         parent = tracker.run_id if tracker else None  # every trial's run is its child
         asked: list[optuna.Trial] = []  # this worker's trials not yet told
+        ran = 0
+        awaited, said_at = "", 0.0  # the RUNNING trials last reported waited for, and when
         try:
             while True:
                 batch = self._next_batch(study, cfg, space, url, asked, tracker)
@@ -326,9 +444,22 @@ class OptunaSweeper:
                     break
                 if batch:
                     self._run_batch(study, cfg, fixed, batch, parent)
+                    ran += len(batch)
                     asked.clear()
-                else:  # others still run trials; one whose worker died comes back to be retried
-                    time.sleep(cfg.heartbeat_seconds)
+                    continue
+                # others still run trials; one whose worker died comes back to be retried
+                running = describe_running(study)
+                if running != awaited or time.monotonic() - said_at > 600:
+                    log.info(
+                        "waiting for other workers: %s; a trial whose worker died is failed "
+                        "and retried %d s after its last heartbeat",
+                        running,
+                        2 * cfg.heartbeat_seconds,
+                    )
+                    awaited, said_at = running, time.monotonic()
+                time.sleep(cfg.heartbeat_seconds)
+            if not ran:
+                log.warning("nothing to run: %s", standing(study, cfg))
             finish_parent_run(study, cfg, tracker, runs_dir)
         except BaseException as err:  # Ctrl-C, SIGTERM, a launcher error: the study stays sound
             with held():  # a second Ctrl-C must not cut this clean-up short
@@ -354,12 +485,29 @@ class OptunaSweeper:
             batch = [study.ask(space) for _ in range(min(cfg.n_jobs, free))]
             asked.extend(batch)
             for trial in batch:  # which machine and process ran it, for whoever reads the study
+                if has_heartbeats(study._storage):  # from now on, a dead worker's trial shows
+                    study._storage.record_heartbeat(trial._trial_id)
                 trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if dead and tracker is not None:
             end_dead_runs(tracker, cfg.study_name, dead)
-        if not batch:
-            return [] if running else None
-        return batch
+        if batch:
+            return batch
+        if not running:
+            return None
+        if has_heartbeats(study._storage):
+            return []
+        path = file_of(url)
+        log.warning(
+            "nothing left to ask, and not waiting for %s: %s has no heartbeats, so a dead "
+            "worker's trial cannot be told from a running one. If its worker died, fail it by "
+            "hand (it then counts toward sweep.n_trials): optuna tell --storage %s "
+            "--study-name %s --trial-number N --state fail",
+            describe_running(study),
+            redact(url),
+            path if path is not None else redact(url),
+            cfg.study_name,
+        )
+        return None
 
     def _run_batch(
         self,
@@ -430,6 +578,17 @@ def end_dead_runs(tracker: MlflowTracker, study_name: str, numbers: list[int]) -
         log.info("marked %d MLflow run(s) of dead workers FAILED", ended)
 
 
+def standing(study: optuna.Study, cfg: SweepConfig) -> str:
+    """Where the study stands, for a worker that found nothing to run."""
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    counts = ", ".join(f"{states.count(s)} {s.name.lower()}" for s in TrialState if s in states)
+    return (
+        f"study {cfg.study_name!r} already counts {counted_trials(study)[0]} of "
+        f"sweep.n_trials={cfg.n_trials} trials ({counts or 'none'}); raise sweep.n_trials or "
+        "set a new sweep.study_name to run more"
+    )
+
+
 def fail_trial(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """FAIL, with the reason kept where whoever reads the study finds it."""
     trial.set_user_attr("fail_reason", reason[:2000])
@@ -467,9 +626,14 @@ def open_parent_run(study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracke
         return
     known = study.user_attrs.get("mlflow_parent_run_id")
     if known:
-        tracker.client.update_run(known, status="RUNNING")  # resumed after an interruption
-        tracker.run_id = known
-        return
+        missing = parent_run_missing(tracker, known)
+        if missing is None:
+            tracker.client.update_run(known, status="RUNNING")  # resumed after an interruption
+            tracker.run_id = known
+            return
+        log.warning(
+            "the sweep's MLflow run %s cannot be resumed (%s): starting a new one", known, missing
+        )
     run_id = tracker.start(
         f"sweep-{cfg.study_name}",
         {
@@ -480,6 +644,20 @@ def open_parent_run(study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracke
         {"sweep.study": cfg.study_name, "sweep.role": "parent"},
     )
     study.set_user_attr("mlflow_parent_run_id", run_id)
+
+
+def parent_run_missing(tracker: MlflowTracker, run_id: str) -> str | None:
+    """Why the sweep's recorded MLflow run cannot be resumed (deleted, or not in this store:
+    the tracking URI changed); None when it can."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = tracker.client.get_run(run_id)
+    except MlflowException as err:
+        return f"not in {redact(tracker.uri)}: {redact(str(err))[:200]}"
+    if run.info.lifecycle_stage == "deleted":
+        return "it was deleted"
+    return None
 
 
 def finish_parent_run(
