@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 HOP = 512  # the encoder pools over 512 samples; every clip length is a multiple of it
 EXAMPLE_PREFIX = "example:"
-READ_MARGIN = 64  # frames read past the needed length, so the resampler sees the edge
+READ_MARGIN = 1024  # frames read past the needed length: soxr's filter reaches ~250 frames ahead
 # A peak below this (-80 dBFS, three 16-bit steps) is silence or dither: scaled to audio.peak it
 # would be loud noise, and there is nothing in it to style.
 SILENCE = 1e-4
