@@ -125,3 +125,14 @@ def test_bundled_examples_are_real_clips():
         data, rate = sf.read(examples / f"{name}.wav")
         assert rate == 16000 and len(data) > 2.5 * rate and np.max(np.abs(data)) > 0.1
     assert (examples / "README.md").exists()
+
+
+def test_a_plain_multirun_with_a_bad_value_is_one_clear_line(tmp_path):
+    """Hydra's basic sweeper (no Optuna) re-raises the first failed job: one line, exit 2."""
+    proc = run_cli("run.py", "-m", "tracking=none", f"runs_dir={tmp_path}", "optim.lr=-1,-2")
+    one_clear_line(proc, "optim.lr must be a positive number, got -1.0")
+
+
+def test_a_runs_dir_the_mlflow_url_cannot_hold_is_one_clear_line(tmp_path):
+    proc = run_cli("run.py", *TINY, f"runs_dir={tmp_path / 'q?x'}")
+    one_clear_line(proc, "the MLflow store's SQLite URL cannot hold '%' or '?'")

@@ -4,6 +4,7 @@ exit code, nothing lost, no input changed."""
 import hashlib
 import os
 import resource
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,7 @@ BAD_INPUTS = [
     fast(["style_layers.weights=[1,2]"], 2, ["style_layers.weights has 2 values for 1 layers"]),
     slow(["style_layers.layers=[conv,C_30]"], 2, ["C_30"]),
     slow(["audio.sample_rate=100"], 2, ["audio.sample_rate must be between 8000 and 192000"]),
-    slow(["audio.duration=0.01"], 2, ["audio.duration must be between 0.032 s"]),
+    slow(["audio.duration=0.01"], 2, ["audio.duration must be between 0.064 s"]),
     fast(["audio.content={dir}/missing.wav"], 2, ["{dir}/missing.wav: no such file"]),
     fast(["audio.style={folder}"], 2, ["{folder}: is a directory"]),
     slow(["audio.content={empty}"], 2, ["{empty}: not a readable audio file"]),
@@ -230,3 +231,66 @@ def test_odd_clips_are_mixed_resampled_cropped_padded_and_no_secret_is_written(t
     assert tree_hash(folder) == before
     (out,) = [p for p in written if p.name == "generated.wav" and "mlartifacts" not in p.parts]
     assert sf.info(out).frames == 1024
+
+
+def test_a_nan_loss_stays_the_reported_error_when_the_store_is_locked_at_the_end(
+    compose_config, tmp_path, monkeypatch, caplog
+):
+    """MLflow refusing the buffered metrics at the end must not replace the NumericalError
+    with its own traceback, nor leave the run RUNNING."""
+    from mlflow.exceptions import MlflowException
+
+    write = MlflowClient.log_batch
+
+    def locked_for_metrics(self, run_id, metrics=(), **kwargs):  # the step metrics' flush
+        if metrics:
+            raise MlflowException("database is locked")
+        return write(self, run_id, metrics=metrics, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", locked_for_metrics)
+    cfg = compose_config(
+        "tracking=mlflow", f"runs_dir={tmp_path}", "optim.lr=1e30", "optim.steps=3", "snapshots=[0]"
+    )
+    with pytest.raises(NumericalError, match="not finite at iteration 1"):
+        run(cfg, RunContext(run_dir=tmp_path / "nan"))
+    monkeypatch.undo()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (r,) = client.search_runs([client.get_experiment_by_name("audiostyle").experiment_id])
+    assert r.info.status == "FAILED" and "NumericalError" in r.data.tags["error"]
+    assert "last_finite.wav" in {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert "database is locked" in caplog.text
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_outputs_and_their_mlflow_copies_get_the_mode_a_plain_open_gives(tmp_path, umask):
+    """Colleagues and an MLflow server running as another user read the outputs; mkstemp's
+    0600 would lock them out."""
+    from audiostyle.config import TrackingConfig
+    from audiostyle.files import atomic_path
+    from audiostyle.tracking import MlflowTracker
+
+    run_dir = tmp_path / "run"
+    previous = os.umask(umask)
+    try:
+        with atomic_path(run_dir / "summary.json") as tmp:
+            tmp.write_text("{}")
+        with atomic_path(run_dir / "generated.wav") as tmp:
+            sf.write(tmp, np.zeros(16, np.float32), RATE)
+        (run_dir / "plain.txt").write_text("what open() gives")
+        tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
+        tracker.start("run", {}, {})
+        tracker.log_artifacts(run_dir)
+        tracker.end("FINISHED")
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert stat.S_IMODE((run_dir / "plain.txt").stat().st_mode) == expected
+    copies = list((tmp_path / "mlartifacts").rglob("*.*"))
+    for path in [run_dir / "summary.json", run_dir / "generated.wav", *copies]:
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    assert {p.name for p in copies} == {"summary.json", "generated.wav", "plain.txt"}
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "generated.wav",
+        "plain.txt",
+        "summary.json",
+    ]

@@ -86,3 +86,48 @@ def test_an_interrupt_during_a_tracker_write_leaves_a_usable_store(tmp_path):
     run = MlflowClient(tracker.uri).get_run(tracker.run_id)
     assert run.info.status == "KILLED"
     assert run.data.metrics["loss"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "signum, status, final",
+    [
+        (signal.SIGINT, "FINISHED", "KILLED"),
+        (signal.SIGTERM, "FINISHED", "KILLED"),
+        (signal.SIGTERM, "FAILED", "FAILED"),  # the run had failed already: it says why
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGTERM-after-failure"],
+)
+def test_an_interrupt_during_the_final_upload_still_ends_the_run(tmp_path, signum, status, final):
+    """Ctrl-C or a scheduler's SIGTERM while the run folder uploads: the run ends, not RUNNING,
+    the file being uploaded is complete, and the interrupt then takes effect."""
+    from audiostyle.runner import end_tracker
+    from audiostyle.tracking import MlflowTracker
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (run_dir / name).write_text(name)
+    tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
+    tracker.start("run", {}, {})
+    upload = tracker.client.log_artifact
+
+    def upload_while_interrupted(*args, **kwargs):
+        interrupt_me(signum)  # arrives while the first file is on its way
+        return upload(*args, **kwargs)
+
+    tracker.client.log_artifact = upload_while_interrupted
+    before = signal.signal(signal.SIGTERM, raise_interrupt)  # as run.py and reproduce install
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            end_tracker(
+                tracker,
+                run_dir,
+                status,
+                "NumericalError: loss is NaN" if final == "FAILED" else None,
+            )
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    client = MlflowClient(tracker.uri)
+    run = client.get_run(tracker.run_id)
+    assert run.info.status == final
+    assert [a.path for a in client.list_artifacts(tracker.run_id)] == ["a.txt"]

@@ -1,11 +1,24 @@
 """The reproduction command end to end: experiments run, the paper-form table, MLflow."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 from mlflow.tracking import MlflowClient
 
 from audiostyle.reproduce import EXPERIMENTS, main, reproduce
 
-from conftest import PAPER_NOTES, harmonic_note, run_cli, write_nsynth_folder
+from conftest import (
+    PAPER_NOTES,
+    ROOT,
+    ctrl_c_as_in_a_terminal,
+    harmonic_note,
+    run_cli,
+    write_nsynth_folder,
+)
 
 TINY_RUN = ["audio.duration=0.128", "runtime.xla=false"]
 
@@ -64,3 +77,40 @@ def test_bad_data_root_fails_before_any_run(tmp_path, capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith("audiostyle: error: data.nsynth_root")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_an_interrupted_reproduction_is_one_line_and_its_run_killed(tmp_path, signum):
+    """A scheduler's SIGTERM or Ctrl-C, as with run.py: exit 130, one line, the MLflow run
+    KILLED (not left RUNNING), the snapshots kept."""
+    notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
+    root = write_nsynth_folder(tmp_path / "nsynth", notes)
+    args = ["--data", str(root), "--out", str(tmp_path / "out"), "--steps", "400"]
+    args += ["--experiments", "chord_pitch", "audio.duration=0.5", "runtime.xla=false"]
+    snapshot = tmp_path / "out" / "chord_pitch" / "snapshots" / "iter_0000.wav"
+    with open(tmp_path / "stderr.txt", "w") as stderr:  # a file: a full pipe would stall it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}"],
+            cwd=ROOT,
+            stderr=stderr,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            preexec_fn=ctrl_c_as_in_a_terminal,
+        )
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None and not snapshot.exists():
+            time.sleep(0.2)  # until the optimisation is under way
+        proc.send_signal(signum)
+        proc.wait(timeout=60)
+    said = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, said[-2000:]
+    assert "Traceback" not in said
+    lines = [line for line in said.splitlines() if line.startswith("audiostyle")]
+    assert lines == ["audiostyle: interrupted; the runs and snapshots written so far are kept"]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    (r,) = client.search_runs([client.get_experiment_by_name("reproduce").experiment_id])
+    assert r.info.status == "KILLED"
+    assert snapshot.exists()

@@ -375,3 +375,14 @@ def test_a_deleted_parent_run_is_replaced_on_resume(tmp_path, caplog):
         assert new not in (first, gone) and tracker.run_id == new
         assert tracker.client.get_run(new).info.status == "RUNNING"
     assert sum("cannot be resumed" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_runs_dir_the_studys_sqlite_url_cannot_hold_is_refused(tmp_path):
+    """The same '?' and '%' as the MLflow store's (files.sqlite_url), for the Optuna study."""
+    from audiostyle.config import SweepConfig
+    from audiostyle.errors import ConfigError
+    from audiostyle.sweep import storage_url
+
+    with pytest.raises(ConfigError, match=r"Optuna study's SQLite URL cannot hold"):
+        storage_url(SweepConfig(), str(tmp_path / "q?x"))
+    assert storage_url(SweepConfig(), str(tmp_path / "a b#c")).endswith("a b#c/optuna.db")

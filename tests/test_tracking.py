@@ -214,3 +214,83 @@ def test_hydra_files_are_uploaded_without_url_passwords(tmp_path):
     uploaded = (Path(local) / "overrides.yaml").read_text()
     assert "s3cret" not in uploaded and "me:***@db.example" in uploaded
     assert "s3cret" in (run_dir / ".hydra" / "overrides.yaml").read_text()  # input untouched
+
+
+def test_a_store_that_refuses_the_last_metrics_still_gets_the_status(tmp_path, caplog):
+    """The buffered metrics cannot be written at the end (database locked, HTTP 503): that is
+    a warning, and the run still ends with its status and error."""
+    from mlflow.exceptions import MlflowException
+
+    from audiostyle.config import TrackingConfig
+    from audiostyle.runner import end_tracker
+    from audiostyle.tracking import MlflowTracker
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "losses.csv").write_text("step,total\n0,1.0\n")
+    tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
+    tracker.start("run", {}, {})
+    tracker.log_metrics({"loss/total": 1.0}, step=0)  # buffered: fewer than FLUSH_EVERY
+    write = tracker.client.log_batch
+
+    def locked_for_metrics(run_id, metrics=(), **kwargs):
+        if metrics:
+            raise MlflowException("database is locked")
+        return write(run_id, metrics=metrics, **kwargs)
+
+    tracker.client.log_batch = locked_for_metrics
+    end_tracker(tracker, tmp_path / "run", "FAILED", "NumericalError: loss is NaN")
+    found = client_for(tmp_path).get_run(tracker.run_id)
+    assert found.info.status == "FAILED"
+    assert found.data.tags["error"] == "NumericalError: loss is NaN"
+    assert "losses.csv" in all_artifacts(client_for(tmp_path), tracker.run_id)
+    assert "could not log the last 1 metric value(s) to MLflow: database is locked" in caplog.text
+
+
+def test_a_store_that_cannot_end_the_run_is_a_warning_not_a_new_error(tmp_path, caplog):
+    from mlflow.exceptions import MlflowException
+
+    from audiostyle.config import TrackingConfig
+    from audiostyle.runner import end_tracker
+    from audiostyle.tracking import MlflowTracker
+
+    (tmp_path / "run").mkdir()
+    tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
+    tracker.start("run", {}, {})
+
+    def locked(*args, **kwargs):
+        raise MlflowException("database is locked")
+
+    tracker.client.set_terminated = locked
+    end_tracker(tracker, tmp_path / "run", "FAILED", "NumericalError: loss is NaN")  # no raise
+    assert f"could not end MLflow run {tracker.run_id} as FAILED; it stays RUNNING" in caplog.text
+    assert "database is locked" in caplog.text
+
+
+@pytest.mark.parametrize("folder", ["q?x", "pct%41"])
+def test_a_runs_dir_the_sqlite_url_cannot_hold_is_refused_before_any_write(tmp_path, folder):
+    """`?` starts SQLAlchemy's URL options (the store went elsewhere) and `%41` is decoded (it
+    failed late); MLflow makes folders from the raw URL, so escaping is no way out."""
+    from audiostyle.config import TrackingConfig
+    from audiostyle.errors import ConfigError
+    from audiostyle.tracking import MlflowTracker
+
+    with pytest.raises(ConfigError, match=r"cannot hold '%' or '\?'; use another runs_dir"):
+        MlflowTracker(TrackingConfig(), tmp_path / folder, "exp")
+    assert list(tmp_path.iterdir()) == []  # nothing written, nowhere
+
+
+def test_a_runs_dir_with_spaces_accents_and_hash_keeps_the_store_inside_it(tmp_path):
+    from audiostyle.config import TrackingConfig
+    from audiostyle.tracking import MlflowTracker
+
+    runs_dir = tmp_path / "sp ace ü#h"
+    (runs_dir / "run").mkdir(parents=True)
+    (runs_dir / "run" / "summary.json").write_text("{}")
+    tracker = MlflowTracker(TrackingConfig(), runs_dir, "exp")
+    tracker.start("run", {"p": "1"}, {})
+    tracker.log_artifacts(runs_dir / "run")
+    tracker.end("FINISHED")
+    assert [p.name for p in tmp_path.iterdir()] == [runs_dir.name]  # nothing beside runs_dir
+    assert (runs_dir / "mlflow.db").is_file()
+    assert list((runs_dir / "mlartifacts").rglob("summary.json"))
+    assert MlflowClient(tracker.uri).get_run(tracker.run_id).info.status == "FINISHED"

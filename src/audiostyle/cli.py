@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from audiostyle.config import to_config
-from audiostyle.errors import AudiostyleError, ConfigError, StorageError, fail
+from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import storage_errors
 from audiostyle.interrupts import raise_interrupt
 
@@ -48,7 +48,7 @@ def main(hydra_main: Callable[[], object]) -> None:
             hydra_main()
     except (HydraException, OmegaConfBaseException) as err:
         fail(ConfigError(one_line(err)))
-    except StorageError as err:
+    except AudiostyleError as err:  # a folder Hydra cannot make; a plain multirun's failed job
         fail(err)
     except KeyboardInterrupt:  # outside a run: while Hydra starts, or between sweep trials
         print("audiostyle: interrupted", file=sys.stderr)
@@ -72,7 +72,9 @@ def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:
         summary = run(config, ctx)
     except AudiostyleError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # a sweep marks the trial FAIL with this reason and goes on
+            # Optuna's sweeper (sweep.py) marks the trial FAIL with this reason and goes on;
+            # Hydra's basic sweeper runs the other jobs, then re-raises it for main() to report
+            raise
         fail(err)
     except KeyboardInterrupt:
         print("audiostyle: interrupted; the snapshots written so far are kept", file=sys.stderr)

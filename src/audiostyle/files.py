@@ -10,11 +10,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from audiostyle.errors import StorageError
+from audiostyle.errors import ConfigError, StorageError
 
 # write failures that are the machine's state, not a bug: full disk, quota, file size limit,
 # permissions, read-only file system, a file where a folder should be
@@ -30,12 +31,38 @@ DISK_ERRNOS = {
 }
 
 
+def new_file(folder: Path, suffix: str) -> Path:
+    """Create an empty file with a fresh name `tmp*suffix` in `folder`; the kernel applies the
+    umask to 0666, as for any file a program opens for writing."""
+    while True:
+        path = folder / f"tmp{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # astronomically unlikely: try another name
+            continue
+        return path
+
+
+def sqlite_url(path: Path, store: str, setting: str) -> str:
+    """The sqlite:/// URL of a file. SQLAlchemy reads `?` in the URL as the start of options and
+    decodes `%XX`, and MLflow makes folders from the raw URL, so escaping cannot work: such a
+    path is refused before anything is written."""
+    path = path.resolve()
+    if "%" in str(path) or "?" in str(path):
+        raise ConfigError(
+            f"runs_dir {path.parent}: the {store}'s SQLite URL cannot hold '%' or '?'; "
+            f"use another runs_dir, or set {setting}"
+        )
+    return f"sqlite:///{path}"
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+    The file gets the mode a plain open() gives (0666 less the umask), not mkstemp's 0600, so
+    colleagues and an MLflow server running as another user can read it and its copies."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = new_file(path.parent, suffix or path.suffix)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -14,6 +14,7 @@ import argparse
 import csv
 import dataclasses
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from audiostyle.config import Config, register_configs, to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError, fail
-from audiostyle.files import atomic_path
+from audiostyle.files import atomic_path, storage_errors
+from audiostyle.interrupts import raise_interrupt
 
 log = logging.getLogger("audiostyle.reproduce")
 
@@ -111,23 +113,30 @@ def reproduce(
 
 
 def log_summary(cfg: Config, out: Path, rows, iterations: list[int]) -> None:
+    """The table as its own MLflow run, ended KILLED or FAILED like any run if it stops early."""
     if not cfg.tracking.enabled:
         return
+    from audiostyle.runner import end_tracker
     from audiostyle.tracking import MlflowTracker, flatten
 
-    tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
-    tracker.start(
-        f"reproduce-{time.strftime('%Y%m%d-%H%M%S')}", flatten(dataclasses.asdict(cfg.data)), {}
-    )
-    for name, losses, summary in rows:
-        metrics = {f"{name}/loss_{i}": v for i, v in zip(iterations, losses)}
-        metrics.update({f"{name}/{k}": v for k, v in summary.items() if k.startswith("eval/")})
-        tracker.log_metrics(metrics)
     table_dir = out / "table"
     table_dir.mkdir(exist_ok=True)
     (table_dir / "paper_table.md").write_text((out / "paper_table.md").read_text())
-    tracker.log_artifacts(table_dir)
-    tracker.end("FINISHED")
+    tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
+    try:  # from the run's start: an interrupt anywhere after ends it KILLED
+        run_name = f"reproduce-{time.strftime('%Y%m%d-%H%M%S')}"
+        tracker.start(run_name, flatten(dataclasses.asdict(cfg.data)), {})
+        for name, losses, summary in rows:
+            metrics = {f"{name}/loss_{i}": v for i, v in zip(iterations, losses)}
+            metrics.update({f"{name}/{k}": v for k, v in summary.items() if k.startswith("eval/")})
+            tracker.log_metrics(metrics)
+    except KeyboardInterrupt:
+        end_tracker(tracker, table_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
+        raise
+    except BaseException as err:
+        end_tracker(tracker, table_dir, "FAILED", f"{type(err).__name__}: {err}")
+        raise
+    end_tracker(tracker, table_dir, "FINISHED", None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
     )
+    signal.signal(signal.SIGTERM, raise_interrupt)  # a scheduler's stop ends a run KILLED too
     register_configs()
     try:
         if args.steps < 2:
@@ -156,9 +166,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"--experiments: no experiment {', '.join(unknown)} in {CONF / 'experiment'}"
             )
         out = args.out or Path("runs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S")
-        path = reproduce(args.data, out, args.steps, names, args.overrides)
+        with storage_errors():
+            path = reproduce(args.data, out, args.steps, names, args.overrides)
     except AudiostyleError as err:
         fail(err)
+    except KeyboardInterrupt:  # the running experiment's MLflow run is already KILLED
+        print(
+            "audiostyle: interrupted; the runs and snapshots written so far are kept",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     print(path.read_text())
     print(f"wrote {path}")
 

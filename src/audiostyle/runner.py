@@ -191,6 +191,10 @@ def end_tracker(
     error: str | None,
     tags: dict[str, str] | None = None,
 ) -> None:
+    """Tag the MLflow run, upload the run folder and set the final status. A failed upload is a
+    warning, and Ctrl-C or SIGTERM during it ends the run KILLED (a FAILED one stays FAILED)
+    before taking effect: the run never stays RUNNING, and the error that ended it stays the
+    one reported."""
     if tracker is None:
         return
     tags = dict(tags or {})
@@ -200,9 +204,26 @@ def end_tracker(
         if tags:
             tracker.set_tags(tags)
         tracker.log_artifacts(run_dir)
-    except Exception as err:  # a full disk must not leave the run RUNNING
+    except KeyboardInterrupt:
+        set_final_status(tracker, "FAILED" if status == "FAILED" else "KILLED")
+        raise
+    except Exception as err:  # a full disk or a server error must not leave the run RUNNING
         log.warning("could not log the run's artifacts: %s", redact(str(err))[:300])
-    tracker.end(status)
+    set_final_status(tracker, status)
+
+
+def set_final_status(tracker: MlflowTracker, status: str) -> None:
+    """End the MLflow run; a store that refuses (locked, unreachable) is a warning, so that it
+    does not replace the error that ended the run."""
+    try:
+        tracker.end(status)
+    except Exception as err:  # MLflow, SQLAlchemy and HTTP errors alike
+        log.warning(
+            "could not end MLflow run %s as %s; it stays RUNNING: %s",
+            tracker.run_id,
+            status,
+            redact(str(err))[:300],
+        )
 
 
 def keep_last_finite(run_dir: Path, err: NumericalError, rate: int, protected) -> None:

@@ -45,7 +45,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from audiostyle.config import SweepConfig, TrackingConfig, resolved, to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError
-from audiostyle.files import file_lock
+from audiostyle.files import file_lock, sqlite_url
 from audiostyle.interrupts import held, uninterrupted
 from audiostyle.redact import redact
 
@@ -62,7 +62,7 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 
 
 def storage_url(cfg: SweepConfig, runs_dir: str) -> str:
-    return cfg.storage or f"sqlite:///{(Path(runs_dir) / 'optuna.db').resolve()}"
+    return cfg.storage or sqlite_url(Path(runs_dir) / "optuna.db", "Optuna study", "sweep.storage")
 
 
 def make_storage(cfg: SweepConfig, runs_dir: str) -> optuna.storages.BaseStorage:

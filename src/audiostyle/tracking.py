@@ -9,6 +9,7 @@ batches so the step loop never waits on the database for long.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import subprocess
 import tempfile
@@ -24,9 +25,11 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle.config import TrackingConfig
 from audiostyle.errors import AudiostyleError
-from audiostyle.files import file_lock
+from audiostyle.files import file_lock, sqlite_url
 from audiostyle.interrupts import held, uninterrupted
 from audiostyle.redact import redact
+
+log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000
 FLUSH_EVERY = 200
@@ -46,7 +49,8 @@ def redacted_copy(folder: Path) -> Iterator[Path]:
 
 
 def store_uri(cfg: TrackingConfig, runs_dir: Path) -> str:
-    return cfg.uri or f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
+    """tracking.uri, or the SQLite file under runs_dir (files.sqlite_url: no '%' or '?')."""
+    return cfg.uri or sqlite_url(runs_dir / "mlflow.db", "MLflow store", "tracking.uri")
 
 
 def check_reachable(uri: str, timeout: float = REACH_TIMEOUT) -> None:
@@ -173,16 +177,19 @@ class MlflowTracker:
             )
 
     def log_artifacts(self, run_dir: Path) -> None:
+        """Upload the run folder; an interrupt takes effect between items, never inside MLflow's
+        store read that each upload starts with."""
         if self.run_id:
             for path in sorted(run_dir.iterdir()):
-                if path.name.startswith("."):
-                    if path.name == ".hydra" and path.is_dir():
-                        with redacted_copy(path) as copy:
-                            self.client.log_artifacts(self.run_id, str(copy), "hydra")
-                elif path.is_dir():
-                    self.client.log_artifacts(self.run_id, str(path), path.name)
-                else:
-                    self.client.log_artifact(self.run_id, str(path))
+                with held():
+                    if path.name.startswith("."):
+                        if path.name == ".hydra" and path.is_dir():
+                            with redacted_copy(path) as copy:
+                                self.client.log_artifacts(self.run_id, str(copy), "hydra")
+                    elif path.is_dir():
+                        self.client.log_artifacts(self.run_id, str(path), path.name)
+                    else:
+                        self.client.log_artifact(self.run_id, str(path))
 
     @uninterrupted
     def fail_running(self, tags: dict[str, str], reason: str) -> int:
@@ -200,7 +207,18 @@ class MlflowTracker:
 
     @uninterrupted
     def end(self, status: str) -> None:
-        """status: FINISHED, FAILED or KILLED."""
-        if self.run_id:
+        """status: FINISHED, FAILED or KILLED. Buffered metrics that cannot be written (database
+        locked, server error) are a warning: the status must still be set."""
+        if not self.run_id:
+            return
+        pending = len(self._pending)
+        try:
             self.flush()
-            self.client.set_terminated(self.run_id, status=status)
+        except Exception as err:  # MLflow, SQLAlchemy and HTTP errors alike
+            log.warning(
+                "could not log the last %d metric value(s) to MLflow: %s",
+                pending,
+                redact(str(err))[:300],
+            )
+            self._pending.clear()
+        self.client.set_terminated(self.run_id, status=status)
