@@ -121,6 +121,10 @@ def test_state_file_naming_another_machines_path_still_finds_the_checkpoint(tmp_
     (tmp_path / "checkpoint").write_text(state)
     w = load_magenta_weights(str(tmp_path))
     np.testing.assert_array_equal(w.bottleneck_b, raw["ae_bottleneck/biases"])
+    # naming one that is not there (a partial copy) is an error, not some other checkpoint
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-250000"\n')
+    with pytest.raises(CheckpointError, match="names model.ckpt-250000, which is not in"):
+        load_magenta_weights(str(tmp_path))
 
 
 def test_folder_without_state_file_reads_its_only_checkpoint(tmp_path, raw):

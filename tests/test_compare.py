@@ -1,5 +1,7 @@
 """python -m audiostyle.compare --top K ranks only runs that have the metric."""
 
+import math
+
 from mlflow.tracking import MlflowClient
 
 from audiostyle import compare
@@ -10,14 +12,15 @@ def test_top_k_skips_runs_without_the_metric(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
-    for score in (0.5, None, 0.2, None):
+    for score in (0.5, None, 0.2, None, -math.inf):  # MLflow stores -inf as -1.797e308
         run = client.create_run(experiment)
         if score is not None:
             client.log_metric(run.info.run_id, "eval/score", score)
         client.set_terminated(run.info.run_id)
     args = ["--experiment", "e", "--metric", "eval/score", "--tracking-uri", uri]
     runs = compare.select_runs(client, compare.parse_args([*args, "--top", "3"]))
-    assert [r.data.metrics["eval/score"] for r in runs] == [0.2, 0.5]
+    scores = [r.data.metrics["eval/score"] for r in runs]
+    assert scores[0] < -1e307 and scores[1:] == [0.2, 0.5]
     missing = ["--experiment", "e", "--metric", "eval/nothing", "--tracking-uri", uri]
     assert compare.main([*missing, "--out", str(tmp_path / "c.html")]) == 2
     assert "no finished runs with metric 'eval/nothing'" in capsys.readouterr().err

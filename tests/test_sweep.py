@@ -301,19 +301,16 @@ def one_line_error(proc) -> str:
     return line
 
 
-def test_a_fixed_value_for_a_searched_key_is_refused_before_any_trial(tmp_path):
-    proc = run_cli("run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", "alpha=0.5")
-    line = one_line_error(proc)
-    assert "alpha=0.5" in line and "~sweep.params.alpha" in line
-    assert not (tmp_path / "optuna.db").exists()
-    # as the message says: fix alpha, search the rest
-    sweep(tmp_path, "sweep=alpha_lr", "~sweep.params.alpha", "alpha=0.5", "sweep.n_trials=1")
+def test_a_value_on_the_command_line_fixes_a_searched_key(tmp_path):
+    """The command line wins over sweep.params (the sampled value used to replace it silently),
+    also for a dotted key such as optim.lr."""
+    sweep(tmp_path, "sweep=alpha_lr", "optim.lr=0.003", "sweep.n_trials=1")
     (trial,) = trials(tmp_path, "alpha_lr")
-    assert list(trial.params) == ["optim.lr"]
+    assert list(trial.params) == ["alpha"]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("audiostyle")
     (child,) = client.search_runs([exp.experiment_id], "tags.`sweep.trial` = '0'")
-    assert float(child.data.params["alpha"]) == 0.5
+    assert float(child.data.params["optim.lr"]) == 0.003
 
 
 def test_a_mistake_every_trial_shares_fails_the_command_before_any_trial(tmp_path):
@@ -333,7 +330,8 @@ def test_a_trial_has_a_heartbeat_from_the_moment_it_is_asked(tmp_path):
 
     cfg = sweep_settings(tmp_path, n_trials=1, heartbeat_seconds=1)
     study = load_study(cfg, ".")
-    (trial,) = OptunaSweeper()._next_batch(study, cfg, SPACE, cfg.storage, [], None)
+    state, (trial,) = OptunaSweeper()._next_batch(study, cfg, SPACE, cfg.storage, [], None)
+    assert state == "run"
     time.sleep(3.5)  # past the grace period of 2 heartbeats (SQLite keeps whole seconds)
     assert fail_stale_trials(study) == [trial.number]
     (retry,) = study.get_trials(states=(TrialState.WAITING,))
@@ -349,7 +347,7 @@ def test_without_heartbeats_a_worker_does_not_wait_forever(tmp_path, caplog):
     cfg = SweepConfig(study_name="j", storage=url, n_trials=1)
     study = load_study(cfg, ".")
     study.ask(SPACE)  # its worker died: the trial stays RUNNING
-    assert OptunaSweeper()._next_batch(study, cfg, SPACE, url, [], None) is None
+    assert OptunaSweeper()._next_batch(study, cfg, SPACE, url, [], None) == ("leave", [])
     (said,) = [r.getMessage() for r in caplog.records if "not waiting" in r.getMessage()]
     assert "trial 0" in said and "optuna tell" in said and str(tmp_path / "journal.log") in said
 
@@ -386,3 +384,12 @@ def test_a_runs_dir_the_studys_sqlite_url_cannot_hold_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"Optuna study's SQLite URL cannot hold"):
         storage_url(SweepConfig(), str(tmp_path / "q?x"))
     assert storage_url(SweepConfig(), str(tmp_path / "a b#c")).endswith("a b#c/optuna.db")
+
+
+def test_plain_values_in_sweep_params_are_checked_before_any_trial(tmp_path):
+    """sweep.params' plain values reach every trial, so the early check applies them too."""
+    proc = run_cli(
+        "run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", "+sweep.params.seed=-1"
+    )
+    assert "seed must be an integer >= 0" in one_line_error(proc)
+    assert not (tmp_path / "optuna.db").exists()  # no trial used up

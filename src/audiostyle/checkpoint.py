@@ -68,6 +68,10 @@ def _folder_checkpoint(folder: Path, path: str) -> Path:
         for prefix in (folder / named.group(1), folder / Path(named.group(1)).name):
             if Path(f"{prefix}.index").is_file():
                 return prefix
+        raise CheckpointError(
+            f"{path}: its `checkpoint` file names {named.group(1)}, which is not in the folder; "
+            "name the checkpoint prefix to read"
+        )
     found = sorted(p.with_suffix("") for p in folder.glob("*.index"))
     if len(found) != 1:
         what = "no TensorFlow checkpoint" if not found else f"{len(found)} checkpoints"

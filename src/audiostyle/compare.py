@@ -44,7 +44,7 @@ def select_runs(client: MlflowClient, args: argparse.Namespace) -> list[Run]:
         raise SystemExit(f"no experiment named {args.experiment!r} in {args.tracking_uri}")
     order = "DESC" if args.descending else "ASC"
     # only runs that have the metric: a sweep's parent run has none, and would fill the top K
-    has_metric = f"metrics.`{args.metric}` > -1e300"
+    has_metric = f"metrics.`{args.metric}` >= -1.7976931348623157e308"  # MLflow's -inf
     return client.search_runs(
         [exp.experiment_id],
         filter_string=f"attributes.status = 'FINISHED' and {has_metric}",

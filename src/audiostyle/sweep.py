@@ -366,14 +366,16 @@ class OptunaSweeper:
         )
         return sweep, str(self.config.runs_dir), tracking
 
-    def _validate_fixed(self) -> None:
-        """Check the settings every trial shares, and read its clips, once before the first
+    def _validate_fixed(self, fixed: list[str]) -> None:
+        """Check the settings every trial shares (the command line and sweep.params' plain
+        values, composed as a trial composes them), and read its clips, once before the first
         trial: a mistake there would fail every trial and use up sweep.n_trials. Searched keys
         are checked at their config values; a sampled value is checked by its trial."""
         from audiostyle.runner import load_inputs
 
-        assert self.config is not None
-        job = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
+        assert self.config is not None and self.hydra_context is not None
+        composed = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
+        job = OmegaConf.masked_copy(composed, [k for k in composed if k != "hydra"])
         config = to_config(job)
         validate(config)
         load_inputs(config)  # a missing or unreadable file: types and ranges cannot tell
@@ -381,36 +383,30 @@ class OptunaSweeper:
     def _split(
         self, arguments: list[str], cfg: SweepConfig
     ) -> tuple[list[str], dict[str, BaseDistribution]]:
-        """(fixed overrides, search space). A key both fixed on the command line and searched
-        is refused: the sampled value would silently replace the one given."""
+        """(fixed overrides, search space). A key given a plain value on the command line is
+        fixed, not searched, even where sweep.params searches it (the command line wins, as
+        everywhere in Hydra; the sampled value used to replace it silently)."""
         assert self.hydra_context is not None and self.config is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         lines = [f"{k}={v}" for k, v in cfg.params.items()] + list(arguments)
         fixed: list[str] = []
         given: dict[str, str] = {}  # key -> its fixed value on the command line
         space: dict[str, BaseDistribution] = {}
-        searched: set[str] = set()
+        searched: dict[str, str] = {}  # key -> its name in the search space
         for i, override in enumerate(parser.parse_overrides(lines)):
             key = override.key_or_group
             if override.is_sweep_override():
                 current = OmegaConf.select(self.config, key, default=None)
                 space[override.get_key_element()] = distribution(override, current)
-                searched.add(key)
+                searched[key] = override.get_key_element()
             else:
                 fixed.append(override.input_line)
                 if i >= len(cfg.params):
                     given[key] = override.input_line
         for key, line in given.items():
             if key in searched:
-                hint = (
-                    f"drop it from the search with ~sweep.params.{key}"
-                    if key in cfg.params
-                    else "give either the value or the sweep override"
-                )
-                raise ConfigError(
-                    f"{line}: {key} is also searched by the sweep, whose value would replace "
-                    f"this one; to fix it, {hint}"
-                )
+                del space[searched.pop(key)]
+                log.info("%s on the command line: fixed, not searched", line)
         if not space:
             raise ConfigError(
                 "the sweep has no search space: set sweep.params or give key=interval(...)"
@@ -420,7 +416,7 @@ class OptunaSweeper:
     def sweep(self, arguments: list[str]) -> Any:
         cfg, runs_dir, tracking = self._settings()
         fixed, space = self._split(arguments, cfg)
-        self._validate_fixed()
+        self._validate_fixed(fixed)
         study = load_study(cfg, runs_dir)
         url = storage_url(cfg, runs_dir)
         log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
@@ -439,10 +435,10 @@ class OptunaSweeper:
         awaited, said_at = "", 0.0  # the RUNNING trials last reported waited for, and when
         try:
             while True:
-                batch = self._next_batch(study, cfg, space, url, asked, tracker)
-                if batch is None:
+                state, batch = self._next_batch(study, cfg, space, url, asked, tracker)
+                if state in ("done", "leave"):
                     break
-                if batch:
+                if state == "run":
                     self._run_batch(study, cfg, fixed, batch, parent)
                     ran += len(batch)
                     asked.clear()
@@ -458,9 +454,12 @@ class OptunaSweeper:
                     )
                     awaited, said_at = running, time.monotonic()
                 time.sleep(cfg.heartbeat_seconds)
-            if not ran:
-                log.warning("nothing to run: %s", standing(study, cfg))
-            finish_parent_run(study, cfg, tracker, runs_dir)
+            if state == "done":
+                if not ran:
+                    log.warning("nothing to run: %s", standing(study, cfg))
+                finish_parent_run(study, cfg, tracker, runs_dir)
+            # "leave": other workers' trials run on; the last worker to finish ends the
+            # parent run (it stays RUNNING until then)
         except BaseException as err:  # Ctrl-C, SIGTERM, a launcher error: the study stays sound
             with held():  # a second Ctrl-C must not cut this clean-up short
                 abandon(study, asked, tracker, err)
@@ -475,9 +474,11 @@ class OptunaSweeper:
         url: str,
         asked: list[optuna.Trial],
         tracker: MlflowTracker | None,
-    ) -> list[optuna.Trial] | None:
-        """New trials for this worker (also appended to `asked` the moment they exist);
-        [] to wait for other workers' trials; None when the study is done."""
+    ) -> tuple[str, list[optuna.Trial]]:
+        """("run", new trials for this worker, also appended to `asked` the moment they exist),
+        ("wait", []) for other workers' trials, ("done", []) when the study is done, or
+        ("leave", []) when only other workers' trials run and none can be told dead (no
+        heartbeats): this worker stops and leaves the parent run to them."""
         with held(), study_lock(study, url):
             dead = fail_stale_trials(study)
             counted, waiting, running = counted_trials(study)
@@ -491,11 +492,11 @@ class OptunaSweeper:
         if dead and tracker is not None:
             end_dead_runs(tracker, cfg.study_name, dead)
         if batch:
-            return batch
+            return "run", batch
         if not running:
-            return None
+            return "done", []
         if has_heartbeats(study._storage):
-            return []
+            return "wait", []
         path = file_of(url)
         log.warning(
             "nothing left to ask, and not waiting for %s: %s has no heartbeats, so a dead "
@@ -507,7 +508,7 @@ class OptunaSweeper:
             path if path is not None else redact(url),
             cfg.study_name,
         )
-        return None
+        return "leave", []
 
     def _run_batch(
         self,
@@ -650,10 +651,13 @@ def parent_run_missing(tracker: MlflowTracker, run_id: str) -> str | None:
     """Why the sweep's recorded MLflow run cannot be resumed (deleted, or not in this store:
     the tracking URI changed); None when it can."""
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     try:
         run = tracker.client.get_run(run_id)
-    except MlflowException as err:
+    except MlflowException as err:  # a locked or unreachable store is not a missing run
+        if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
         return f"not in {redact(tracker.uri)}: {redact(str(err))[:200]}"
     if run.info.lifecycle_stage == "deleted":
         return "it was deleted"
