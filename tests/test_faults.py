@@ -294,3 +294,17 @@ def test_outputs_and_their_mlflow_copies_get_the_mode_a_plain_open_gives(tmp_pat
         "plain.txt",
         "summary.json",
     ]
+
+
+def test_an_overflowed_x_g_is_not_kept_and_the_nan_stays_the_error(tmp_path, caplog):
+    """keep_last_finite runs while a NumericalError is reported: a non-finite x_G is logged,
+    not written, and must not replace that error with its own."""
+    import numpy as np
+
+    from audiostyle.errors import NumericalError
+    from audiostyle.runner import keep_last_finite
+
+    err = NumericalError("nan", iteration=7, last_finite=np.array([0.1, np.inf], np.float32))
+    keep_last_finite(tmp_path, err, 16000, ())
+    assert not (tmp_path / "last_finite.wav").exists()
+    assert "could not keep x_G (iteration 7)" in caplog.text

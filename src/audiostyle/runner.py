@@ -23,7 +23,7 @@ from tqdm import tqdm
 from audiostyle import clipspec
 from audiostyle.audio import num_samples, write_wav
 from audiostyle.config import Config, Loudness, validate
-from audiostyle.errors import NumericalError
+from audiostyle.errors import AudioError, NumericalError
 from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.redact import redact, redact_files
 
@@ -230,7 +230,11 @@ def keep_last_finite(run_dir: Path, err: NumericalError, rate: int, protected) -
     """Write x_G as it stood when the loss stopped being finite (its samples are finite)."""
     if err.last_finite is None:
         return
-    path = write_wav(run_dir / "last_finite.wav", err.last_finite, rate, protected)
+    try:
+        path = write_wav(run_dir / "last_finite.wav", err.last_finite, rate, protected)
+    except AudioError as why:  # its samples overflowed too: the NaN stays the error reported
+        log.warning("could not keep x_G (iteration %d): %s", err.iteration, why)
+        return
     log.warning("kept the last finite x_G (iteration %d) in %s", err.iteration, path)
 
 
