@@ -45,6 +45,9 @@ def test_loss_curve_facts():
     bumpy = loss_curve_facts([3.0, 1.0, 2.0, 0.5])
     assert bumpy["eval/loss_curve/monotonic"] == 0.0
     assert "eval/loss_curve/share_of_drop_by_50" not in bumpy  # fewer than 51 iterations
+    # 50 steps: x_G(50) is the output, so "by iteration 50" would read 100% whatever happened
+    assert "eval/loss_curve/share_of_drop_by_50" not in loss_curve_facts(falling[:51])
+    assert "eval/loss_curve/share_of_drop_by_50" in loss_curve_facts(falling[:52])
 
 
 def test_word_error_rate_counts_edits_against_the_reference():

@@ -135,12 +135,18 @@ def test_nsynth_root_must_be_given_and_exist(compose_config, tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    ["pitch_pitch_low_high", "pitch_pitch_high_low", "chord_pitch", "pitch_chord", "voice_flute"],
+    [
+        "pitch_pitch_low_high",
+        "pitch_pitch_high_low",
+        "pitch_to_chord",
+        "chord_to_pitch",
+        "voice_flute",
+    ],
 )
 def test_paper_experiments_compose_as_the_paper_states(compose_config, tmp_path, name):
     notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
     root = write_nsynth_folder(tmp_path / "nsynth", notes)
-    cfg = compose_config(f"experiment={name}", f"data.nsynth_root={root}")
+    cfg = compose_config(f"experiment={name}", f"data.nsynth_root={root}", tiny=False)
     validate(cfg)  # every note the experiment names is in the dataset
     assert cfg.encoder.network.value == "nsynth" and cfg.init.source.value == "content"
     if name == "voice_flute":
@@ -151,3 +157,7 @@ def test_paper_experiments_compose_as_the_paper_states(compose_config, tmp_path,
         assert cfg.loss.type.value == "l2" and cfg.measure.pitch
         assert cfg.style_layers.layers == ["A_1", "B_1", "A_2", "B_2", "A_3"]
         assert cfg.style_layers.weights == [0.2] * 5
+    assert cfg.audio.duration == 3.0 and cfg.optim.steps == 100  # "three seconds", 100 iterations
+    figures = {"voice_flute": [0, 1, 75, 100], "pitch_to_chord": [0, 30, 100]}  # figures 4, 3
+    figures["chord_to_pitch"] = figures["pitch_to_chord"]
+    assert cfg.snapshots == figures.get(name, [0, 50, 99])  # figure 2: iterations 50 and 99

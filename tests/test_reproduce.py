@@ -9,7 +9,13 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from audiostyle.reproduce import EXPERIMENTS, main, reproduce
+from audiostyle.reproduce import (
+    EXPERIMENTS,
+    compose_experiment,
+    main,
+    reproduce,
+    with_snapshots,
+)
 
 from conftest import (
     PAPER_NOTES,
@@ -33,12 +39,12 @@ def test_one_experiment_runs_and_lands_in_the_table(tmp_path):
     notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
     root = write_nsynth_folder(tmp_path / "nsynth", notes)
     extra = [*TINY_RUN, f"runs_dir={tmp_path / 'runs'}", "measure.pitch=false", "tracking=none"]
-    path = reproduce(root, tmp_path / "out", 3, ["chord_pitch"], extra)  # MLflow: the slow test
+    path = reproduce(root, tmp_path / "out", 3, ["pitch_to_chord"], extra)  # MLflow: the slow test
     rows = table_rows(path.read_text())
-    losses = [float(v) for v in rows["chord_pitch"][:3]]  # iterations 0, 1, 2
+    losses = [float(v) for v in rows["pitch_to_chord"][:3]]  # iterations 0, 1, 2
     assert all(v > 0 for v in losses) and losses[2] < losses[0]  # Adam lowers the style loss
-    assert rows["chord_pitch"][3] == "1"  # monotonic
-    assert (tmp_path / "out" / "chord_pitch" / "generated.wav").exists()
+    assert rows["pitch_to_chord"][3] == "1"  # monotonic
+    assert (tmp_path / "out" / "pitch_to_chord" / "generated.wav").exists()
 
 
 @pytest.mark.slow  # renders with fluidsynth, runs all five on the NSynth encoder: minutes
@@ -66,9 +72,18 @@ def test_reproduction_command_end_to_end_on_a_rendered_dataset(tmp_path):
     found = client.search_runs([exp.experiment_id])
     assert len(found) == 6  # five experiments and the summary run
     summary = next(r for r in found if r.info.run_name.startswith("reproduce-"))
-    loss0 = float(rows["chord_pitch"][0])
-    assert summary.data.metrics["chord_pitch/loss_0"] == pytest.approx(loss0, rel=1e-3)
+    loss0 = float(rows["pitch_to_chord"][0])
+    assert summary.data.metrics["pitch_to_chord/loss_0"] == pytest.approx(loss0, rel=1e-3)
     assert "paper_table.md" in [a.path for a in client.list_artifacts(summary.info.run_id)]
+
+
+def test_each_experiment_keeps_the_snapshots_of_the_papers_figures_that_steps_reach():
+    cfg = compose_experiment("pitch_to_chord", ["optim.steps=100"])
+    assert with_snapshots(cfg).snapshots == [0, 30, 100]
+    cfg = compose_experiment("voice_flute", ["optim.steps=50"])
+    assert with_snapshots(cfg).snapshots == [0, 1, 50]  # 75 and 100 lie beyond --steps
+    cfg = compose_experiment("pitch_pitch_low_high", ["optim.steps=3"])
+    assert with_snapshots(cfg).snapshots == [0, 3]
 
 
 def test_bad_data_root_fails_before_any_run(tmp_path, capsys):
@@ -90,8 +105,8 @@ def test_an_interrupted_reproduction_is_one_line_and_its_run_killed(tmp_path, si
     notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
     root = write_nsynth_folder(tmp_path / "nsynth", notes)
     args = ["--data", str(root), "--out", str(tmp_path / "out"), "--steps", "400"]
-    args += ["--experiments", "chord_pitch", "audio.duration=0.5", "runtime.xla=false"]
-    snapshot = tmp_path / "out" / "chord_pitch" / "snapshots" / "iter_0000.wav"
+    args += ["--experiments", "pitch_to_chord", "audio.duration=0.5", "runtime.xla=false"]
+    snapshot = tmp_path / "out" / "pitch_to_chord" / "snapshots" / "iter_0000.wav"
     with open(tmp_path / "stderr.txt", "w") as stderr:  # a file: a full pipe would stall it
         proc = subprocess.Popen(
             [sys.executable, "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}"],

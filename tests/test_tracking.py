@@ -62,7 +62,10 @@ def test_params_metrics_tags_and_status(tracked_run):
         "time/step_seconds",
         "style_layer/conv",
     ):
-        assert len(client.get_metric_history(r.info.run_id, key)) == 3, key
+        history = client.get_metric_history(r.info.run_id, key)
+        assert sorted(m.step for m in history) == [0, 1, 2, 3], key  # 3: x_G(3), the output
+    (last,) = [m for m in client.get_metric_history(r.info.run_id, "loss/total") if m.step == 3]
+    assert last.value == pytest.approx(summary["loss/total"])  # the output's loss
     for key in ("eval/style_distance", "eval/content_distance", "eval/ref_mix/style_distance"):
         assert r.data.metrics[key] == pytest.approx(summary[key])
 

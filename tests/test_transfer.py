@@ -1,9 +1,11 @@
 """The step loop: host syncs every runtime.log_every steps, every step's stats still delivered."""
 
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from audiostyle.encoder import build_network
-from audiostyle.transfer import run_transfer
+from audiostyle.transfer import build_objective, run_transfer
 
 
 def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compose_config):
@@ -25,9 +27,16 @@ def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compos
     (eager_events, eager), (batched_events, batched) = runs[1], runs[3]
     order = [(kind, i) for kind, i, _ in batched_events]
     assert order == [(kind, i) for kind, i, _ in eager_events]
-    assert [i for kind, i in order if kind == "step"] == [0, 1, 2, 3, 4]
+    assert [i for kind, i in order if kind == "step"] == [0, 1, 2, 3, 4, 5]  # 5: the output
     assert order.index(("snapshot", 2)) < order.index(("step", 2))  # x_G(2) before step 2
     for (_, _, a), (_, _, b) in zip(eager_events, batched_events):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert batched.history["total"] == eager.history["total"]
-    assert len(batched.history["seconds"]) == 5 and min(batched.history["seconds"]) > 0
+    assert len(batched.history["seconds"]) == 6 and min(batched.history["seconds"]) > 0
+    # the last loss is the output's, x_G(5): evaluated, not stepped from
+    np.testing.assert_array_equal(batched_events[-2][2], batched.output)  # snapshot 5
+    objective = build_objective(cfg, build_network(cfg))
+    objective.set_targets(tf.constant(content[None]), tf.constant(style[None]))
+    output_loss = float(objective(tf.constant(batched.output[None])).total)
+    assert batched.history["total"][-1] == pytest.approx(output_loss, rel=1e-5)
+    assert batched.history["total"][-1] != batched.history["total"][-2]

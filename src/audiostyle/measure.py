@@ -70,11 +70,12 @@ def pitch_measures(
 
 
 def loss_curve_facts(total: list[float], at: int = 50) -> dict[str, float]:
-    """1 if the loss never rose, and (L_0 - L_at) / (L_0 - L_last): how soon it fell."""
+    """1 if the loss never rose, and (L_0 - L_at) / (L_0 - L_last): how soon it fell. `total`
+    holds the loss of every x_G(i), the output's last (the paper: 99.7% by 50 of 100 steps)."""
     loss = np.asarray(total, dtype=float)
     out = {"eval/loss_curve/monotonic": float(np.all(np.diff(loss) <= 0))}
     drop = loss[0] - loss[-1]
-    if len(loss) > at and drop != 0:
+    if len(loss) > at + 1 and drop != 0:  # `at` before the output
         out[f"eval/loss_curve/share_of_drop_by_{at}"] = float((loss[0] - loss[at]) / drop)
     return out
 

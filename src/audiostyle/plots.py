@@ -46,7 +46,9 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
     for key in ("total", "style", "content"):
         values = np.asarray(history[key], dtype=float)
-        ax.plot(np.arange(len(values)), np.where(values > 0, values, np.nan), label=key)
+        marker = "o" if len(values) == 1 else None  # one step: a line of one point is invisible
+        positive = np.where(values > 0, values, np.nan)
+        ax.plot(np.arange(len(values)), positive, marker=marker, label=key)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")

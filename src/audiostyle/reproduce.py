@@ -1,9 +1,12 @@
 """`python -m audiostyle.reproduce --data DIR`: the paper's five experiments and their table.
 
-Runs pitch_pitch_low_high, pitch_pitch_high_low, chord_pitch, pitch_chord and voice_flute as
-ordinary runs (each its own run folder and MLflow run), then writes `paper_table.md`: the total
-loss at iterations 0, 50 and 99 (the paper's form; steps/2 and steps-1 with --steps) and the
-measurements (measure.py, metrics.py) for each, and logs the table in a summary MLflow run.
+Runs pitch_pitch_low_high, pitch_pitch_high_low, pitch_to_chord, chord_to_pitch and voice_flute
+as ordinary runs (each its own run folder and MLflow run), then writes `paper_table.md`: the total
+loss of x_G(0), x_G(50) and x_G(100), the output (the paper's form; steps/2 and steps with
+--steps) and the measurements (measure.py, metrics.py) for each, and logs the table in a
+summary MLflow run.
+Each run keeps its experiment's snapshots (the iterations of the paper's figures) up to --steps,
+and x_G(0) and x_G(steps).
 Extra arguments are Hydra overrides given to every experiment (e.g. `encoder=magenta
 encoder.checkpoint=PATH`, `audio.duration=1`).
 """
@@ -35,8 +38,8 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERIMENTS = (
     "pitch_pitch_low_high",
     "pitch_pitch_high_low",
-    "chord_pitch",
-    "pitch_chord",
+    "pitch_to_chord",
+    "chord_to_pitch",
     "voice_flute",
 )
 COLUMNS = (  # (header, summary key, format)
@@ -61,6 +64,13 @@ def compose_experiment(name: str, overrides: list[str]) -> Config:
         raise ConfigError(f"{name}: {str(err).splitlines()[0]}") from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def with_snapshots(cfg: Config) -> Config:
+    """The experiment's snapshots that --steps reaches, and the first and last x_G."""
+    steps = cfg.optim.steps
+    kept = {i for i in cfg.snapshots if i <= steps} | {0, steps}
+    return dataclasses.replace(cfg, snapshots=sorted(kept))
 
 
 def loss_at(run_dir: Path, iterations: list[int]) -> list[float]:
@@ -91,10 +101,10 @@ def reproduce(
     """Run each experiment, write out/paper_table.md, log it to MLflow; returns the table path."""
     from audiostyle.runner import RunContext, run
 
-    iterations = [0, steps // 2, steps - 1]
-    base = [f"data.nsynth_root={data}", f"optim.steps={steps}", f"snapshots=[0,{steps // 2},{steps}]",
-            "tracking.experiment=reproduce", *overrides]  # fmt: skip
-    configs = {name: compose_experiment(name, base) for name in experiments}
+    iterations = [0, steps // 2, steps]
+    base = [f"data.nsynth_root={data}", f"optim.steps={steps}", "tracking.experiment=reproduce",
+            *overrides]  # fmt: skip
+    configs = {name: with_snapshots(compose_experiment(name, base)) for name in experiments}
     for cfg in configs.values():
         validate(cfg)  # every experiment's settings and data, before the first heavy run
     rows = []

@@ -257,9 +257,10 @@ def transfer_and_write(
     bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)
     layers = cfg.style_layers.layers
 
-    def on_step(stats) -> None:
-        bar.update(1)
-        if stats.step % cfg.runtime.log_every == 0 or stats.step == cfg.optim.steps - 1:
+    def on_step(stats) -> None:  # steps 0 .. steps - 1, then x_G(steps)'s loss (no update)
+        if stats.step < cfg.optim.steps:
+            bar.update(1)
+        if stats.step % cfg.runtime.log_every == 0 or stats.step >= cfg.optim.steps - 1:
             bar.set_postfix(
                 loss=f"{stats.total:.4g}",
                 content=f"{stats.content:.4g}",
@@ -323,7 +324,7 @@ def transfer_and_write(
     if tracker:
         import tensorflow as tf
 
-        # loss/* per step are already logged; x_G(steps) has no loss of its own
+        # loss/* per step are already logged, x_G(steps)'s at step `steps`
         final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
         tracker.log_metrics(final, step=cfg.optim.steps)
         tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})

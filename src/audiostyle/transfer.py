@@ -3,7 +3,8 @@
 Knows nothing of Hydra or MLflow. Progress goes out through two callbacks, so the command line,
 a sweep trial, a test and a notebook all call `run_transfer` the same way.
 Iteration i evaluates the loss of x_G(i) and then updates it to x_G(i + 1); the result is
-x_G(steps), and snapshot i is x_G(i).
+x_G(steps), whose loss is evaluated too (the same compiled step with its update off), so the
+history has steps + 1 entries, one per x_G(i), and snapshot i is x_G(i).
 """
 
 from __future__ import annotations
@@ -86,11 +87,13 @@ class AdamStep:
         self.objective = objective
         self.chunked = chunked
         self.domain = o.domain
-        start = to_domain(tf.constant(x0[None, :]), o.domain)
+        # x0: [samples], or [trials, samples] (benchmarks/speed.py --batch)
+        start = to_domain(tf.constant(np.atleast_2d(x0)), o.domain)
         self.var = tf.Variable(start, name="x_G")
         self.m = tf.Variable(tf.zeros_like(start))
         self.v = tf.Variable(tf.zeros_like(start))
         self.t = tf.Variable(0.0)
+        self.update = tf.Variable(True, trainable=False)  # off: evaluate x_G, leave it as it is
         self.lr, self.b1, self.b2, self.eps = o.lr, o.beta1, o.beta2, o.epsilon
         self.step = tf.function(self._step, jit_compile=cfg.runtime.xla)
 
@@ -100,6 +103,14 @@ class AdamStep:
 
     def waveform(self) -> np.ndarray:
         return self.wave_tensor().numpy()
+
+    def evaluate(self):
+        """The step's outputs at x_G as it stands, without updating it (no second compile)."""
+        self.update.assign(False)
+        try:
+            return self.step()
+        finally:
+            self.update.assign(True)
 
     def _loss_and_grad(self):
         if self.chunked is None:
@@ -114,7 +125,8 @@ class AdamStep:
     def _step(self):
         terms, grad = self._loss_and_grad()
         grad_norm = tf.norm(grad)
-        ok = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm)
+        finite = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm)
+        ok = finite & self.update
         t = self.t + 1.0
         m = self.b1 * self.m + (1.0 - self.b1) * grad
         v = self.b2 * self.v + (1.0 - self.b2) * tf.square(grad)
@@ -248,8 +260,9 @@ def run_transfer(
 ) -> TransferResult:
     """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf.
 
-    `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))` every
-    `probe_every` steps (a sweep's intermediate values).
+    `on_step` gets the loss of every x_G(i), i = 0 .. steps (the last is the result's, no step
+    follows it); `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))`
+    every `probe_every` steps (a sweep's intermediate values).
     """
     device = pick_device(cfg.device)
     snapshots = set(cfg.snapshots)
@@ -264,13 +277,14 @@ def run_transfer(
         )
         adam = AdamStep(objective, cfg, initial_waveform(cfg, content, style), chunked)
         queue = StepQueue(result, on_step, on_snapshot, on_probe)
-        for i in range(cfg.optim.steps):
+        steps = cfg.optim.steps
+        for i in range(steps + 1):  # i = steps: x_G(steps), the result, is evaluated only
             if i in snapshots and on_snapshot:
                 queue.snapshot(i, adam.wave_tensor())
-            if on_probe and probe_every and i > 0 and i % probe_every == 0:
+            if on_probe and probe_every and 0 < i < steps and i % probe_every == 0:
                 queue.probe(i, adam.wave_tensor())
-            queue.step(i, adam.step())
-            if queue.steps >= cfg.runtime.log_every or i == cfg.optim.steps - 1:
+            queue.step(i, adam.step() if i < steps else adam.evaluate())
+            if queue.steps >= cfg.runtime.log_every or i == steps:
                 try:
                     queue.flush()
                 except NumericalError as err:
@@ -278,7 +292,5 @@ def run_transfer(
                     err.last_finite = adam.waveform()
                     raise
         result.output = adam.waveform()
-    if cfg.optim.steps in snapshots and on_snapshot:
-        on_snapshot(cfg.optim.steps, result.output)
     result.seconds = time.perf_counter() - start
     return result
