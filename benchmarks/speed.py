@@ -16,6 +16,11 @@ and to the plain baselines (same run):
 - `xla, chunks of 1 s`: the same with runtime.chunk_seconds=1 (exact, constant memory);
 - `xla, bfloat16`: the same with runtime.precision=bfloat16 (the network's convs in bfloat16:
   for GPUs; its loss differs from float32's by rounding, so it is reported, not required equal).
+`--batch 1 4`: each variant also with B trials' x_G in one step (a sweep's short trials batched,
+the issue's idea for GPUs): the same clips, x_G(0) tiled B times; the table's "s / trial" is a
+step's time over B. The objective's means then run over the batch too, which scales each
+trial's gradient by 1/B (Adam does not see it): the work is a batched product's, the loss is
+reported for B = 1 only.
 `--network spectral`: the default run's network (experiment=spectral), against
 - `before: conv op, C x C Grams`: its step as it was, XLA-compiled: tf.nn.convolution and the
   4096 x 4096 Gram matrices, where the product takes one matmul of unfolded frames and the Gram
@@ -170,7 +175,7 @@ def plain_step(cfg, content: np.ndarray, style: np.ndarray, x0: np.ndarray):
     content_target, style_targets = c[content_layer], [gram(s[n]) for n in layers]
     energy_target = energy_contour(tf.constant(content[None]))
     normalize, o = cfg.loss.normalize, cfg.optim
-    x = tf.Variable(x0[None])
+    x = tf.Variable(np.atleast_2d(x0))
     m, v, t = tf.Variable(tf.zeros_like(x)), tf.Variable(tf.zeros_like(x)), tf.Variable(0.0)
 
     @tf.function
@@ -197,7 +202,12 @@ def plain_step(cfg, content: np.ndarray, style: np.ndarray, x0: np.ndarray):
 
 
 def measure(
-    variant: str, samples: int, steps: int, network: str = "nsynth", style_layers: str = "relu_both"
+    variant: str,
+    samples: int,
+    steps: int,
+    network: str = "nsynth",
+    style_layers: str = "relu_both",
+    batch: int = 1,
 ) -> dict:
     """One variant in this process: step times and peak memory."""
     import tensorflow as tf
@@ -216,7 +226,9 @@ def measure(
     device = pick_device(cfg.device)
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, samples))).astype(np.float32)
-    x0 = initial_waveform(cfg, content, style)
+    x0 = np.tile(initial_waveform(cfg, content, style), (batch, 1))  # [batch, samples]
+    if batch > 1 and spec.get("chunked"):
+        raise SystemExit("--batch: chunked steps take one x_G")
     with tf.device(device):
         step = plain_step(cfg, content, style, x0) if spec.get("plain") else None
         if step is None:
@@ -235,6 +247,7 @@ def measure(
     row = {
         "variant": variant,
         "samples": samples,
+        "batch": batch,
         "device": device,
         "first_step_s": first,
         "first_loss": first_loss,
@@ -283,7 +296,11 @@ def check_losses(rows: list[dict], lengths: list[int]) -> None:
     """The float32 variants compute one loss, or the timings mean nothing; a bfloat16 variant's
     difference from them is printed (rounding, docs/speed.md)."""
     for samples in lengths:
-        done = [r for r in rows if r["samples"] == samples and "first_loss" in r]
+        done = [
+            r
+            for r in rows
+            if r["samples"] == samples and "first_loss" in r and r.get("batch", 1) == 1
+        ]
         exact = [r["first_loss"] for r in done if not VARIANTS[r["variant"]].get("low_precision")]
         if exact and max(exact) - min(exact) > 1e-4 * max(abs(x) for x in exact):
             print(f"WARNING: the variants' losses differ at T = {samples}: {exact}")
@@ -296,29 +313,38 @@ def check_losses(rows: list[dict], lengths: list[int]) -> None:
 def table(rows: list[dict], peak: dict, idle_bytes: int, baselines: list[str]) -> str:
     """Ratios to the matmul peak are given in wall time and in process CPU time (the latter
     still means something on a machine shared with other work)."""
+    batched = any(r.get("batch", 1) > 1 for r in rows)
     head = [
         "T", "variant", "first call (s)", "s / step", "CPU s / step", "GFLOP / step", "GFLOP/s",
         "of matmul peak (wall, CPU)", *(f"vs {b}" for b in baselines), "peak memory (GB)",
     ]  # fmt: skip
+    if batched:  # per trial, against the same variant's one-trial step
+        head[4:4] = ["trials", "s / trial", "vs 1 trial"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    base = {(r["samples"], r["variant"]): r.get("step_s") for r in rows}
+    base = {(r["samples"], r["variant"], r.get("batch", 1)): r.get("step_s") for r in rows}
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['samples']} | {r['variant']} | error: {r['error']} |")
             continue
+        trials = r.get("batch", 1)
         ratios = []
-        for b in baselines:
-            ref = base.get((r["samples"], b))
-            ratios.append(f"{ref / r['step_s']:.2f}x" if ref else "-")
+        for b in baselines:  # one trial's step against the baseline's, per trial
+            ref = base.get((r["samples"], b, 1))
+            ratios.append(f"{ref * trials / r['step_s']:.2f}x" if ref else "-")
+        trial_columns = ""
+        if batched:
+            one = base.get((r["samples"], r["variant"], 1))
+            gain = f"{one * trials / r['step_s']:.2f}x" if one else "-"
+            trial_columns = f"| {trials} | {r['step_s'] / trials:.3f} | {gain} "
         flop_columns = "| - | - | - "
         if r.get("network", "nsynth") == "nsynth":
-            flops = step_flops(r["samples"])
+            flops = trials * step_flops(r["samples"])
             rate = flops / r["step_s"]
             cpu_share = flops / r["cpu_s"] / peak["flops_per_cpu_s"]
             flop_columns = f"| {flops / 1e9:.0f} | {rate / 1e9:.1f} | {rate / peak['flops']:.0%}, {cpu_share:.0%} "
         lines.append(
             f"| {r['samples']} | {r['variant']} | {r['first_step_s']:.1f} | {r['step_s']:.2f} "
-            f"| {r['cpu_s']:.2f} {flop_columns}| {''.join(x + ' | ' for x in ratios)}"
+            f"{trial_columns}| {r['cpu_s']:.2f} {flop_columns}| {''.join(x + ' | ' for x in ratios)}"
             f"{r['peak_bytes'] / 1e9:.2f} |"
         )
     lines.append(
@@ -342,6 +368,13 @@ def main() -> None:
         default="relu_both",
         help="conf/style_layers option; FLOPs columns assume relu_both (first5: a cheap memory check)",
     )
+    p.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="trials' x_G per step (1: a run's step; more: a batched sweep's)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/bench/speed.json"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -349,17 +382,21 @@ def main() -> None:
         worker(json.loads(args.worker))
         return
     variants = args.variants or NETWORK_VARIANTS[args.network]
+    if min(args.batch) < 1:
+        p.error(f"--batch must be at least 1, got {args.batch}")
     peak = in_subprocess(["matmul"])
     idle_bytes = in_subprocess(["idle"])["peak_bytes"]
     rows = []
     for samples in args.samples:
         for variant in variants:
-            task = ["measure", variant, samples, args.steps, args.network, args.style_layers]
-            row = in_subprocess(task)
-            row.setdefault("variant", variant)
-            row.setdefault("samples", samples)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for batch in args.batch:
+                task = ["measure", variant, samples, args.steps, args.network]
+                row = in_subprocess([*task, args.style_layers, batch])
+                row.setdefault("variant", variant)
+                row.setdefault("samples", samples)
+                row.setdefault("batch", batch)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     report = {
         "matmul_peak": peak,
         "idle_peak_bytes": idle_bytes,

@@ -44,3 +44,19 @@ def test_nsynth_speed_benchmark_plain_baseline_computes_the_products_loss(tmp_pa
     plain, product = rows["plain function"]["first_loss"], rows["xla"]["first_loss"]
     assert plain > 0 and abs(product - plain) <= 1e-4 * plain
     assert "WARNING" not in done.stdout and "| 2048 | xla |" in done.stdout
+
+
+@pytest.mark.slow  # four TensorFlow processes, under a minute
+def test_speed_benchmark_times_trials_batched_in_one_step(tmp_path):
+    """--batch: B trials' x_G in one step, timed per trial against one trial's step."""
+    out = tmp_path / "speed.json"
+    cmd = [sys.executable, "benchmarks/speed.py", "--network", "spectral", "--samples", "4096"]
+    cmd += ["--steps", "1", "--variants", "xla", "--batch", "1", "2", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["batch"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {1, 2} and all("error" not in r for r in rows.values())
+    # x_G(0) tiled: the batch's first loss is one trial's (the means run over the batch)
+    assert abs(rows[2]["first_loss"] - rows[1]["first_loss"]) <= 1e-5 * rows[1]["first_loss"]
+    assert "| trials | s / trial | vs 1 trial |" in done.stdout
+    assert "| 4096 | xla |" in done.stdout and "| 2 |" in done.stdout
