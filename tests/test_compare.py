@@ -24,3 +24,19 @@ def test_top_k_skips_runs_without_the_metric(tmp_path, capsys):
     missing = ["--experiment", "e", "--metric", "eval/nothing", "--tracking-uri", uri]
     assert compare.main([*missing, "--out", str(tmp_path / "c.html")]) == 2
     assert "no finished runs with metric 'eval/nothing'" in capsys.readouterr().err
+
+
+def test_a_missing_store_or_a_folder_as_out_fails_before_any_work(tmp_path, capsys):
+    missing = f"sqlite:///{tmp_path / 'typo.db'}"
+    args = ["--experiment", "e", "--tracking-uri", missing, "--out", str(tmp_path / "c.html")]
+    assert compare.main(args) == 2
+    assert "no MLflow store there" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists()  # MLflow would have created an empty store
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    assert compare.main(["--experiment", "e", "--tracking-uri", uri, "--out", str(folder)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert compare.main(["--tracking-uri", uri, "--out", str(tmp_path / "c.html")]) == 2
+    assert "audiostyle.compare: error: give run ids" in capsys.readouterr().err

@@ -9,7 +9,14 @@ import soundfile as sf
 
 from audiostyle.errors import ConfigError
 from audiostyle.nsynth_data import open_dataset
-from audiostyle.render_dataset import find_tools, metadata, one_note_midi, parse_program
+from audiostyle.render_dataset import (
+    checked_soundfont,
+    find_tools,
+    main,
+    metadata,
+    one_note_midi,
+    parse_program,
+)
 
 from conftest import run_cli
 
@@ -74,3 +81,25 @@ def test_render_writes_an_nsynth_folder_the_reader_opens(tmp_path):
     assert sf.info(str(out / "audio" / "vocal_synthetic_052-048-100.wav")).subtype == "PCM_16"
     again = run_cli("-m", "audiostyle.render_dataset", "--out", str(out))
     assert again.returncode == 2 and "already holds a dataset" in again.stderr
+
+
+def test_a_file_that_is_not_a_soundfont_is_refused(tmp_path):
+    """fluidsynth would say "not a SoundFont", render with its default font and succeed."""
+    empty = tmp_path / "bad.sf2"
+    empty.touch()
+    with pytest.raises(ConfigError, match="not a SoundFont 2 file"):
+        checked_soundfont(empty)
+    real = tmp_path / "tiny.sf2"
+    real.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
+    assert checked_soundfont(real) == real
+
+
+def test_out_naming_a_file_is_a_one_line_error(tmp_path, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("keep me")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--out", str(a_file), "--programs", "flute", "--pitches", "60"])
+    assert exit_.value.code != 0
+    err = capsys.readouterr().err
+    assert "cannot write the dataset there" in err and "Traceback" not in err
+    assert a_file.read_text() == "keep me"

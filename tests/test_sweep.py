@@ -67,6 +67,7 @@ def test_failing_trial_is_fail_with_its_reason_and_the_sweep_goes_on(tmp_path):
         "sweep.n_trials=4",
         "sweep.sampler=random",
         "sweep.params={alpha: 'choice(1.0, 10.0)', optim.lr: 'choice(0.001, -1.0)'}",
+        "tracking=none",
     )
     done = trials(tmp_path, "failing")
     assert len(done) == 4
@@ -74,6 +75,10 @@ def test_failing_trial_is_fail_with_its_reason_and_the_sweep_goes_on(tmp_path):
     assert failed and all(t.params["optim.lr"] == -1.0 for t in failed)
     assert "optim.lr must be a positive number" in failed[0].user_attrs["fail_reason"]
     assert any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
+    # without MLflow the sweep's summary is still written
+    summary = json.loads((tmp_path / "sweeps" / "failing" / "best.json").read_text())
+    assert summary["objectives"] == ["eval/score"]
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_hopeless_trial_is_pruned(tmp_path):

@@ -17,6 +17,8 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from audiostyle.errors import AudiostyleError, ConfigError
+from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.report import audio_tag, fmt, image_tag, page
 
 
@@ -38,10 +40,10 @@ def select_runs(client: MlflowClient, args: argparse.Namespace) -> list[Run]:
     if args.run_ids:
         return [client.get_run(r) for r in args.run_ids]
     if not args.experiment:
-        raise SystemExit("give run ids, or --experiment NAME (with --metric and --top)")
+        raise ConfigError("give run ids, or --experiment NAME (with --metric and --top)")
     exp = client.get_experiment_by_name(args.experiment)
     if exp is None:
-        raise SystemExit(f"no experiment named {args.experiment!r} in {args.tracking_uri}")
+        raise ConfigError(f"no experiment named {args.experiment!r} in {args.tracking_uri}")
     order = "DESC" if args.descending else "ASC"
     # only runs that have the metric: a sweep's parent run has none, and would fill the top K
     has_metric = f"metrics.`{args.metric}` >= -1.7976931348623157e308"  # MLflow's -inf
@@ -95,24 +97,38 @@ def write_comparison(client: MlflowClient, runs: list[Run], out: Path) -> Path:
         + "<h2>Metrics</h2>"
         + comparison_table(runs, metrics, "metrics")
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page(f"audiostyle: {len(runs)} runs compared", body), encoding="utf-8")
+    with storage_errors(), atomic_path(out) as tmp:
+        tmp.write_text(page(f"audiostyle: {len(runs)} runs compared", body), encoding="utf-8")
     return out
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """The store exists and the page can be written, before any run is read or downloaded
+    (MLflow would create an empty SQLite store at a mistyped path)."""
+    uri = args.tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        raise ConfigError(f"--tracking-uri {uri}: no MLflow store there")
+    if args.out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a folder; name the .html file to write")
+    check_writable(args.out.parent, "--out")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    client = MlflowClient(tracking_uri=args.tracking_uri)
     try:
+        check_arguments(args)
+        client = MlflowClient(tracking_uri=args.tracking_uri)
         runs = select_runs(client, args)
+        if not runs:
+            what = "" if args.run_ids else f" with metric {args.metric!r}"
+            raise ConfigError(f"no finished runs{what} to compare")
+        out = write_comparison(client, runs, args.out)
     except MlflowException as err:
         print(f"audiostyle.compare: error: {err.message}", file=sys.stderr)
         return 2
-    if not runs:
-        what = "" if args.run_ids else f" with metric {args.metric!r}"
-        print(f"audiostyle.compare: error: no finished runs{what} to compare", file=sys.stderr)
-        return 2
-    out = write_comparison(client, runs, args.out)
+    except AudiostyleError as err:
+        print(f"audiostyle.compare: error: {err}", file=sys.stderr)
+        return err.exit_code
     print(f"wrote {out} ({len(runs)} runs)")
     return 0
 

@@ -19,7 +19,7 @@ from audiostyle.audio import HOP, refuse_inputs
 from audiostyle.checkpoint import checkpoint_prefix
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
-from audiostyle.files import atomic_path
+from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
 
 RATE = 16000
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
         if args.out.is_dir():
             raise ConfigError(f"--out {args.out}: is a folder; name the .npz file to write")
+        check_writable(args.out.parent, "--out")  # before the encoder runs, not after
         if args.checkpoint:
             checkpoint_prefix(args.checkpoint)  # there, before any audio or TensorFlow work
         clipspec.check(args.clip, "clip", args.nsynth_root, RATE)
@@ -96,12 +97,19 @@ def main(argv: list[str] | None = None) -> int:
             raise AudioError(
                 f"{args.clip}: shorter than one 512-sample hop ({len(clip)} samples at 16 kHz)"
             )
+        top = float(np.max(np.abs(clip)))
+        if top > 1.0:  # a float WAV or a chord over full scale: encoded as it is, not clipped
+            print(
+                f"audiostyle.encode: warning: {args.clip}: peak {top:.2f} exceeds full scale "
+                "(1.0); its mu-law units fall outside Magenta's [-128, 127]",
+                file=sys.stderr,
+            )
         weights = Weights.magenta if args.checkpoint else Weights.random
         cfg = EncoderConfig(
             weights=weights, checkpoint=args.checkpoint, seed=args.seed, use_ema=args.use_ema
         )
         arrays = encode_clip(clip[:usable], layers, cfg, MuLaw(args.mu_law))
-        with atomic_path(args.out, ".npz") as tmp:
+        with storage_errors(), atomic_path(args.out, ".npz") as tmp:
             np.savez(tmp, **arrays)
     except AudiostyleError as err:
         print(f"audiostyle.encode: error: {err}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Evaluation metrics that depend neither on alpha nor on the configured layers.
 
 Every run is measured in one fixed feature space, so runs with different choices compare:
-L(x) = log(1 + |mel spectrogram|) with 64 mel bands (n_fft 1024, hop 256, 0-8 kHz), a
-[frames, bands] matrix.
+L(x) = log(1 + |mel spectrogram|) with 64 mel bands (n_fft 1024, hop 256, 0 Hz to Nyquist), a
+[frames, bands] matrix. The bands span 0-8 kHz at NSynth's 16 kHz; they follow
+`audio.sample_rate`, so figures compare between runs at one sample rate.
 
 - style distance d_S(x, ref) = ||G(x) - G(ref)||_F / ||G(ref)||_F with G = L^T L / frames:
   how far x's timbre (which bands sound together, how loudly) is from ref's, blind to time.
@@ -17,7 +18,10 @@ The waveform SNR of x_G against x_C and against x_S tells a transfer from a copy
 `eval/dynamic_range_db` (95th - 5th percentile of 64 ms frame power, dB) shows whether pauses
 stay quiet; compare it with `eval/ref_content/dynamic_range_db`.
 `eval/score` = d_S(x_G, x_S) / d_S(x_C, x_S) + d_C(x_G, x_C) folds both into one number for
-single-objective sweeps: x_C itself scores 1, a copy of x_S about 2, a transfer below 1.
+single-objective sweeps: x_C itself scores 1, and so does, nearly, a copy of x_S (0 + d_C(x_S,
+x_C), about 1 for unrelated clips: 0.93 for the bundled speech and flute); a transfer that moves
+the timbre and keeps the pattern scores below both. The score cannot tell a near-copy of x_S
+from a transfer: `eval/snr_vs_style_db` can (a copy shows a high SNR).
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def evaluate(
         out[f"eval/{name}style_distance"] = style_distance(x, style, rate)
         out[f"eval/{name}content_distance"] = content_distance(x, content, rate)
     # One number for single-objective sweeps: style distance relative to x_C's own (1 = no
-    # move toward x_S) plus content distance. Staying x_C scores 1, copying x_S about 1 + 1.
+    # move toward x_S) plus content distance. Staying x_C scores 1, copying x_S d_C(x_S, x_C).
     relative_style = out["eval/style_distance"] / max(out["eval/ref_content/style_distance"], 1e-12)
     out["eval/score"] = relative_style + out["eval/content_distance"]
     out["eval/dynamic_range_db"] = dynamic_range_db(generated)

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from audiostyle.audio import to_mono
 from audiostyle.errors import AudiostyleError, ConfigError, fail
-from audiostyle.files import atomic_path
+from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.nsynth_data import FAMILIES, SAMPLE_RATE, SOURCES, note_str
 
 SOUNDFONTS = (
@@ -132,11 +132,24 @@ def find_tools(soundfont: str | None) -> tuple[str, Path]:
     candidates = [Path(soundfont)] if soundfont else [Path(p) for p in SOUNDFONTS]
     for path in candidates:
         if path.is_file():
-            return binary, path
+            return binary, checked_soundfont(path)
     raise ConfigError(
         f"no SoundFont at {', '.join(map(str, candidates))} "
         "(Debian/Ubuntu: apt-get install fluid-soundfont-gm, or give --soundfont FILE.sf2)"
     )
+
+
+def checked_soundfont(path: Path) -> Path:
+    """`path` if it is a SoundFont 2 file (a RIFF file of form 'sfbk'): fluidsynth would
+    otherwise say "not a SoundFont", fall back to its default font and still succeed."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(12)
+    except OSError as err:
+        raise ConfigError(f"--soundfont {path}: cannot read it ({err.strerror})") from None
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise ConfigError(f"--soundfont {path}: not a SoundFont 2 file (.sf2)")
+    return path
 
 
 def render_note(binary: str, sf2: Path, program: int, pitch: int, velocity: int) -> np.ndarray:
@@ -220,7 +233,9 @@ def main(argv: list[str] | None = None) -> None:
         programs = [parse_program(p) for p in args.programs.split(",")]
         pitches = parse_ints(args.pitches, 0, 127, "--pitches")
         (velocity,) = parse_ints(str(args.velocity), 1, 127, "--velocity")
-        examples = render_dataset(args.out, programs, pitches, velocity, args.soundfont)
+        check_writable(args.out / "audio", "the dataset")
+        with storage_errors():
+            examples = render_dataset(args.out, programs, pitches, velocity, args.soundfont)
     except AudiostyleError as err:
         fail(err)
     print(f"wrote {len(examples)} notes to {args.out}")

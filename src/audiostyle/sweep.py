@@ -667,11 +667,14 @@ def parent_run_missing(tracker: MlflowTracker, run_id: str) -> str | None:
 def finish_parent_run(
     study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracker | None, runs_dir: str
 ) -> None:
-    """Best trial(s) and Optuna's plots on the parent run."""
-    if tracker is None:
-        return
+    """best.json and Optuna's plots in runs/sweeps/<study_name>/, and with them the best
+    trial(s) on the parent run when tracking is on."""
     from audiostyle.sweep_plots import write_study_plots
 
+    out = Path(runs_dir) / "sweeps" / cfg.study_name
+    if tracker is None:  # no MLflow: the files are the sweep's only summary
+        write_study_plots(study, cfg, out)
+        return
     states = [t.state for t in study.get_trials(deepcopy=False)]
     tracker.log_metrics(
         {
@@ -691,7 +694,6 @@ def finish_parent_run(
         )
     elif complete:
         tracker.set_tags({"pareto.trials": ",".join(str(t.number) for t in study.best_trials)})
-    out = Path(runs_dir) / "sweeps" / cfg.study_name
     write_study_plots(study, cfg, out)
     tracker.log_artifacts(out)
     tracker.end("FINISHED")
