@@ -126,27 +126,20 @@ def log_summary(cfg: Config, out: Path, rows, iterations: list[int]) -> None:
     """The table as its own MLflow run, ended KILLED or FAILED like any run if it stops early."""
     if not cfg.tracking.enabled:
         return
-    from audiostyle.runner import end_tracker
+    from audiostyle.runner import ended_run
     from audiostyle.tracking import MlflowTracker, flatten
 
     table_dir = out / "table"
     table_dir.mkdir(exist_ok=True)
     (table_dir / "paper_table.md").write_text((out / "paper_table.md").read_text())
     tracker = MlflowTracker(cfg.tracking, Path(cfg.runs_dir), cfg.tracking.experiment)
-    try:  # from the run's start: an interrupt anywhere after ends it KILLED
+    with ended_run(tracker, table_dir):  # from the run's start: an interrupt after ends it KILLED
         run_name = f"reproduce-{time.strftime('%Y%m%d-%H%M%S')}"
         tracker.start(run_name, flatten(dataclasses.asdict(cfg.data)), {})
         for name, losses, summary in rows:
             metrics = {f"{name}/loss_{i}": v for i, v in zip(iterations, losses)}
             metrics.update({f"{name}/{k}": v for k, v in summary.items() if k.startswith("eval/")})
             tracker.log_metrics(metrics)
-    except KeyboardInterrupt:
-        end_tracker(tracker, table_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
-        raise
-    except BaseException as err:
-        end_tracker(tracker, table_dir, "FAILED", f"{type(err).__name__}: {err}")
-        raise
-    end_tracker(tracker, table_dir, "FINISHED", None)
 
 
 def main(argv: list[str] | None = None) -> None:

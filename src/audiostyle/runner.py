@@ -7,11 +7,13 @@ sweep trial can use them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +25,7 @@ from tqdm import tqdm
 from audiostyle import clipspec
 from audiostyle.audio import num_samples, write_wav
 from audiostyle.config import Config, Loudness, validate
-from audiostyle.errors import AudioError, NumericalError
+from audiostyle.errors import AudioError, NumericalError, StorageError
 from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.redact import redact, redact_files
 
@@ -160,28 +162,34 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
 
         reporter = TrialReporter(cfg.sweep, cfg.runs_dir)
     tracker = open_tracker(cfg)
-    try:  # from the MLflow run's start: an interrupt anywhere after ends it KILLED
+    with ended_run(tracker, ctx.run_dir):  # from its start: an interrupt after ends it KILLED
         if tracker is not None:
             start_tracked_run(tracker, cfg, ctx, reporter)
-        with storage_errors():
-            summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
-    except NumericalError as err:
         try:
+            with storage_errors():
+                return transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+        except NumericalError as err:
             keep_last_finite(ctx.run_dir, err, cfg.audio.sample_rate, inputs.paths)
-        finally:
-            end_tracker(tracker, ctx.run_dir, "FAILED", f"NumericalError: {err}")
-        raise
+            raise
+
+
+@contextlib.contextmanager
+def ended_run(tracker: MlflowTracker | None, folder: Path) -> Iterator[None]:
+    """End the MLflow run however the block ends: FINISHED; FAILED with the error; KILLED on
+    Ctrl-C or SIGTERM; FINISHED tagged sweep.state PRUNED for a pruned sweep trial. `folder`
+    is uploaded first. A run never stays RUNNING."""
+    try:
+        yield
     except KeyboardInterrupt:
-        end_tracker(tracker, ctx.run_dir, "KILLED", "interrupted (SIGINT or SIGTERM)")
+        end_tracker(tracker, folder, "KILLED", "interrupted (SIGINT or SIGTERM)")
         raise
     except BaseException as err:
         if type(err).__name__ == "TrialPruned":  # optuna.TrialPruned, without importing optuna
-            end_tracker(tracker, ctx.run_dir, "FINISHED", None, {"sweep.state": "PRUNED"})
+            end_tracker(tracker, folder, "FINISHED", None, {"sweep.state": "PRUNED"})
         else:
-            end_tracker(tracker, ctx.run_dir, "FAILED", f"{type(err).__name__}: {err}")
+            end_tracker(tracker, folder, "FAILED", f"{type(err).__name__}: {err}")
         raise
-    end_tracker(tracker, ctx.run_dir, "FINISHED", None)
-    return summary
+    end_tracker(tracker, folder, "FINISHED", None)
 
 
 def end_tracker(
@@ -231,8 +239,10 @@ def keep_last_finite(run_dir: Path, err: NumericalError, rate: int, protected) -
     if err.last_finite is None:
         return
     try:
-        path = write_wav(run_dir / "last_finite.wav", err.last_finite, rate, protected)
-    except AudioError as why:  # its samples overflowed too: the NaN stays the error reported
+        with storage_errors():
+            path = write_wav(run_dir / "last_finite.wav", err.last_finite, rate, protected)
+    except (AudioError, StorageError) as why:  # overflowed samples or a full disk: the NaN
+        # stays the error reported
         log.warning("could not keep x_G (iteration %d): %s", err.iteration, why)
         return
     log.warning("kept the last finite x_G (iteration %d) in %s", err.iteration, path)
