@@ -161,3 +161,19 @@ def test_paper_experiments_compose_as_the_paper_states(compose_config, tmp_path,
     figures = {"voice_flute": [0, 1, 75, 100], "pitch_to_chord": [0, 30, 100]}  # figures 4, 3
     figures["chord_to_pitch"] = figures["pitch_to_chord"]
     assert cfg.snapshots == figures.get(name, [0, 50, 99])  # figure 2: iterations 50 and 99
+
+
+def test_a_truncated_or_compressed_tfrecord_is_a_clear_error(tmp_path):
+    import gzip
+
+    folder = write_nsynth_folder(tmp_path / "nsynth", NOTES)
+    record = write_tfrecord(tmp_path / "whole.tfrecord", folder)
+    data = record.read_bytes()
+    cut = tmp_path / "cut.tfrecord"
+    cut.write_bytes(data[:-10])
+    with pytest.raises(ConfigError, match="truncated"):
+        open_dataset(cut)
+    packed = tmp_path / "packed.tfrecord"
+    packed.write_bytes(gzip.compress(data))
+    with pytest.raises(ConfigError, match="not an uncompressed TFRecord"):
+        open_dataset(packed)

@@ -6,7 +6,8 @@
 
 `open_dataset(root)` picks the layout from what `root` is; both give the same metadata dicts
 (the examples.json fields) and audio as float32 at the dataset's rate. Datasets are cached per
-process, so a reproduction of several experiments indexes a TFRecord once.
+process, so a reproduction of several experiments indexes a TFRecord once; the index keeps each
+record's offset, so a note is read where it lies, not found by scanning the file again.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import abc
 import functools
 import json
 import re
-from dataclasses import dataclass
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -53,6 +57,7 @@ SAMPLE_RATE = 16000
 NOTE_STR = re.compile(r"^([a-z_]+)_(acoustic|electronic|synthetic)_(\d{3})-(\d{3})-(\d{3})$")
 METADATA_INTS = ("note", "instrument", "pitch", "velocity", "sample_rate")
 METADATA_STRS = ("note_str", "instrument_str", "instrument_family_str", "instrument_source_str")
+MAX_RECORD = 1 << 30  # bytes: an NSynth record is about 260 kB; more means not a TFRecord
 
 
 def note_str(family: str, source: str, instrument: int, pitch: int, velocity: int) -> str:
@@ -110,20 +115,42 @@ class FolderDataset(NSynthDataset):
         return to_mono(data), rate
 
 
+@dataclass
 class TFRecordDataset(NSynthDataset):
+    offsets: dict[str, int] = field(default_factory=dict)  # note_str -> its record's offset
+
     def audio(self, name: str) -> tuple[np.ndarray, int]:
+        """Read at the record's offset: NSynth's test set is about 1 GB, too much to scan
+        again for every note."""
         import tensorflow as tf
 
-        spec = {
-            "note_str": tf.io.FixedLenFeature([], tf.string),
-            "audio": tf.io.VarLenFeature(tf.float32),
-        }
-        for record in tf.data.TFRecordDataset(str(self.root)):
-            ex = tf.io.parse_single_example(record, spec)
-            if ex["note_str"].numpy().decode() == name:
-                audio = tf.sparse.to_dense(ex["audio"]).numpy().astype(np.float32)
-                return audio, int(self.notes[name]["sample_rate"])
-        raise AudioError(f"{self.root}: no note {name}")
+        if name not in self.offsets:
+            raise AudioError(f"{self.root}: no note {name}")
+        with open(self.root, "rb") as f:
+            f.seek(self.offsets[name])
+            _, data = next(tfrecord_records(f, self.root))
+        ex = tf.io.parse_single_example(data, {"audio": tf.io.VarLenFeature(tf.float32)})
+        audio = tf.sparse.to_dense(ex["audio"]).numpy().astype(np.float32)
+        return audio, int(self.notes[name]["sample_rate"])
+
+
+def tfrecord_records(f: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
+    """(offset, serialized example) for each record from f's position on. The TFRecord framing:
+    uint64 length, its masked CRC, the data, the data's masked CRC (CRCs are not checked; a
+    damaged record fails to parse)."""
+    while True:
+        offset = f.tell()
+        head = f.read(12)
+        if not head:
+            return
+        length = struct.unpack("<Q", head[:8])[0] if len(head) == 12 else -1
+        data = f.read(length) if 0 <= length <= MAX_RECORD else b""
+        if len(data) != length or len(f.read(4)) != 4:
+            raise ConfigError(
+                f"data.nsynth_root: {path} is not an uncompressed TFRecord, or it is truncated "
+                f"(record at byte {offset})"
+            )
+        yield offset, data
 
 
 def read_examples_json(root: Path) -> dict[str, dict]:
@@ -139,25 +166,29 @@ def read_examples_json(root: Path) -> dict[str, dict]:
     return notes
 
 
-def read_tfrecord_index(path: Path) -> dict[str, dict]:
-    """Every record's metadata (all fields but audio); TensorFlow reads the file once."""
+def read_tfrecord_index(path: Path) -> TFRecordDataset:
+    """Every record's metadata (all fields but audio) and offset: the file is read once."""
     import tensorflow as tf
 
     spec = {k: tf.io.FixedLenFeature([], tf.int64) for k in METADATA_INTS}
     spec.update({k: tf.io.FixedLenFeature([], tf.string) for k in METADATA_STRS})
     spec["instrument_family"] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
     spec["instrument_source"] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
-    notes: dict[str, dict] = {}
+    dataset = TFRecordDataset(path, {})
     try:
-        for record in tf.data.TFRecordDataset(str(path)):
-            ex = tf.io.parse_single_example(record, spec)
-            meta = {k: v.numpy() for k, v in ex.items()}
-            meta = {k: v.decode() if isinstance(v, bytes) else int(v) for k, v in meta.items()}
-            notes[meta["note_str"]] = meta
+        with open(path, "rb") as f:
+            for offset, record in tfrecord_records(f, path):
+                ex = tf.io.parse_single_example(record, spec)
+                meta = {k: v.numpy() for k, v in ex.items()}
+                meta = {k: v.decode() if isinstance(v, bytes) else int(v) for k, v in meta.items()}
+                dataset.notes[meta["note_str"]] = meta
+                dataset.offsets[meta["note_str"]] = offset
     except tf.errors.OpError as err:
         msg = str(err).splitlines()[0]
         raise ConfigError(f"data.nsynth_root: {path} is not an NSynth TFRecord ({msg})") from None
-    return notes
+    except OSError as err:
+        raise ConfigError(f"data.nsynth_root: cannot read {path} ({err.strerror})") from None
+    return dataset
 
 
 @functools.lru_cache(maxsize=4)
@@ -171,7 +202,7 @@ def _open(root: Path, stamp: float) -> NSynthDataset:
                 f"examples.json and audio/<note_str>.wav){hint}"
             )
         return FolderDataset(root, read_examples_json(root))
-    return TFRecordDataset(root, read_tfrecord_index(root))
+    return read_tfrecord_index(root)
 
 
 def open_dataset(root: str | Path | None) -> NSynthDataset:
