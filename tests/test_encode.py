@@ -26,6 +26,6 @@ def test_a_clip_over_full_scale_is_encoded_with_a_warning(tmp_path, capsys):
     chord = "chord:tone:261.63,tone:329.63,tone:392"  # three full-scale tones: peak about 1.5
     assert main([chord, "--out", str(out), "--layers", "encoding"]) == 0
     err = capsys.readouterr().err
-    assert "exceeds full scale" in err and out.exists()
+    assert "exceeds 1.0; mu-law units leave" in err and out.exists()
     assert main(["tone:220", "--out", str(tmp_path / "t.npz"), "--layers", "encoding"]) == 0
-    assert "exceeds full scale" not in capsys.readouterr().err
+    assert "exceeds 1.0" not in capsys.readouterr().err

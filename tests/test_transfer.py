@@ -40,3 +40,22 @@ def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compos
     output_loss = float(objective(tf.constant(batched.output[None])).total)
     assert batched.history["total"][-1] == pytest.approx(output_loss, rel=1e-5)
     assert batched.history["total"][-1] != batched.history["total"][-2]
+
+
+def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
+    """x_G(steps) is evaluated, never stepped from: only a step's gradient is checked."""
+    from audiostyle.errors import NumericalError
+    from audiostyle.transfer import StepQueue, TransferResult
+
+    def outputs(total: float, grad_norm: float):
+        zero = tf.constant(0.0)
+        return tf.constant(total), zero, zero, tf.zeros([1]), zero, tf.constant(grad_norm)
+
+    queue = StepQueue(TransferResult(np.zeros(1, np.float32)), None, None, None)
+    queue.output(3, outputs(0.5, np.inf))
+    queue.flush()  # delivered, not refused
+    assert queue.result.history["total"] == [0.5]
+    for deliver in (queue.step, queue.output):  # a step's infinite gradient; the output's NaN
+        deliver(4, outputs(np.nan if deliver == queue.output else 0.5, np.inf))
+        with pytest.raises(NumericalError, match="iteration 4"):
+            queue.flush()

@@ -97,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             raise AudioError(
                 f"{args.clip}: shorter than one 512-sample hop ({len(clip)} samples at 16 kHz)"
             )
-        top = float(np.max(np.abs(clip)))
+        top = float(np.max(np.abs(clip[:usable])))
         if top > 1.0:  # a float WAV or a chord over full scale: encoded as it is, not clipped
+            why = "" if args.mu_law == MuLaw.none.value else "; mu-law units leave [-128, 127]"
             print(
-                f"audiostyle.encode: warning: {args.clip}: peak {top:.2f} exceeds full scale "
-                "(1.0); its mu-law units fall outside Magenta's [-128, 127]",
+                f"audiostyle.encode: warning: {args.clip}: peak {top:.2f} exceeds 1.0{why}",
                 file=sys.stderr,
             )
         weights = Weights.magenta if args.checkpoint else Weights.random

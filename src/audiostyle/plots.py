@@ -46,8 +46,9 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
     for key in ("total", "style", "content"):
         values = np.asarray(history[key], dtype=float)
-        marker = "o" if len(values) == 1 else None  # one step: a line of one point is invisible
-        positive = np.where(values > 0, values, np.nan)
+        positive = np.where(values > 0, values, np.nan)  # log scale: 0 (alpha 0's content) is off
+        # a line through one point is invisible: mark a curve with one point to draw
+        marker = "o" if np.count_nonzero(np.isfinite(positive)) == 1 else None
         ax.plot(np.arange(len(values)), positive, marker=marker, label=key)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")

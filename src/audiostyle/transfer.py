@@ -169,6 +169,11 @@ class StepQueue:
         self.events.append(("step", i, outputs))
         self.steps += 1
 
+    def output(self, i: int, outputs) -> None:
+        """The output x_G(i)'s loss: no update follows, so its gradient need not be finite."""
+        self.events.append(("output", i, outputs))
+        self.steps += 1
+
     def flush(self) -> None:
         """Raises NumericalError at the first step whose loss or gradient is not finite."""
         events, self.events = self.events, []
@@ -179,11 +184,11 @@ class StepQueue:
             elif kind == "probe":
                 self.on_probe(i, value.numpy())
             else:
-                self._deliver(i, value, seconds)
+                self._deliver(i, value, seconds, kind == "step")
         self.steps = 0
         self.tick = time.perf_counter()
 
-    def _deliver(self, i: int, outputs, seconds: float) -> None:
+    def _deliver(self, i: int, outputs, seconds: float, updates: bool) -> None:
         total, content_loss, style_loss, per_layer, energy, grad_norm = outputs
         stats = StepStats(
             step=i,
@@ -195,7 +200,7 @@ class StepQueue:
             grad_norm=float(grad_norm),
             seconds=seconds,
         )
-        if not (np.isfinite(stats.total) and np.isfinite(stats.grad_norm)):
+        if not (np.isfinite(stats.total) and (np.isfinite(stats.grad_norm) or not updates)):
             raise NumericalError(
                 f"the loss or its gradient is not finite at iteration {i} "
                 f"(loss {stats.total}, gradient norm {stats.grad_norm}); "
@@ -283,7 +288,10 @@ def run_transfer(
                 queue.snapshot(i, adam.wave_tensor())
             if on_probe and probe_every and 0 < i < steps and i % probe_every == 0:
                 queue.probe(i, adam.wave_tensor())
-            queue.step(i, adam.step() if i < steps else adam.evaluate())
+            if i < steps:
+                queue.step(i, adam.step())
+            else:
+                queue.output(i, adam.evaluate())
             if queue.steps >= cfg.runtime.log_every or i == steps:
                 try:
                     queue.flush()
