@@ -77,17 +77,19 @@ def to_mono(data: np.ndarray, name: str = "clip") -> np.ndarray:
     if data.shape[1] == 1:
         return data[:, 0]
     log.info("%s: mixed %d channels down to mono (their mean)", name, data.shape[1])
-    return data.mean(axis=1)
+    return data.mean(axis=1, dtype=np.float64).astype(np.float32)  # float32 sums can overflow
 
 
 def resample(x: np.ndarray, rate: int, target: int, name: str = "clip") -> np.ndarray:
     if rate == target:
         return x
     log.info("%s: resampled from %d Hz to %d Hz", name, rate, target)
-    try:
-        return soxr.resample(x, rate, target, quality="HQ").astype(np.float32)
+    try:  # in float64: a float file's samples far beyond full scale overflow float32's filter
+        y = soxr.resample(x.astype(np.float64), rate, target, quality="HQ")
     except (ValueError, RuntimeError) as err:
         raise AudioError(f"{name}: cannot resample from {rate} Hz to {target} Hz ({err})") from None
+    with np.errstate(over="ignore"):
+        return y.astype(np.float32)
 
 
 def num_samples(duration: float, rate: int) -> int:
@@ -121,6 +123,8 @@ def finish_clip(x: np.ndarray, n: int | None, peak: float | None, name: str) -> 
     """Crop or pad to `n` samples, refuse silence, scale to `peak` (None: keep the level)."""
     if n is not None:
         x = fit_length(x, n, name)
+    if not np.all(np.isfinite(x)):  # finite in the file, beyond float32 once resampled
+        raise AudioError(f"{name}: its samples overflow float32 (far beyond full scale, 1.0)")
     top = float(np.max(np.abs(x))) if x.size else 0.0
     if top < SILENCE:
         raise AudioError(
