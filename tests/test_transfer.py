@@ -52,10 +52,10 @@ def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
         return tf.constant(total), zero, zero, tf.zeros([1]), zero, tf.constant(grad_norm)
 
     queue = StepQueue(TransferResult(np.zeros(1, np.float32)), None, None, None)
-    queue.output(3, outputs(0.5, np.inf))
+    queue.step(3, outputs(0.5, np.inf), updates=False)
     queue.flush()  # delivered, not refused
     assert queue.result.history["total"] == [0.5]
-    for deliver in (queue.step, queue.output):  # a step's infinite gradient; the output's NaN
-        deliver(4, outputs(np.nan if deliver == queue.output else 0.5, np.inf))
+    for updates in (True, False):  # a step's infinite gradient; the output's NaN
+        queue.step(4, outputs(0.5 if updates else np.nan, np.inf), updates=updates)
         with pytest.raises(NumericalError, match="iteration 4"):
             queue.flush()

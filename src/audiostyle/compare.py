@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from audiostyle.errors import AudiostyleError, ConfigError
-from audiostyle.files import atomic_path, check_writable, storage_errors
+from audiostyle.files import atomic_path, check_output_file, storage_errors
 from audiostyle.report import audio_tag, fmt, image_tag, page
 
 
@@ -108,9 +108,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     uri = args.tracking_uri
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
         raise ConfigError(f"--tracking-uri {uri}: no MLflow store there")
-    if args.out.is_dir():
-        raise ConfigError(f"--out {args.out}: is a folder; name the .html file to write")
-    check_writable(args.out.parent, "--out")
+    check_output_file(args.out, "--out", ".html")
 
 
 def main(argv: list[str] | None = None) -> int:

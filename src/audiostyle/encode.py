@@ -19,7 +19,7 @@ from audiostyle.audio import HOP, refuse_inputs
 from audiostyle.checkpoint import checkpoint_prefix
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
-from audiostyle.files import atomic_path, check_writable, storage_errors
+from audiostyle.files import atomic_path, check_output_file, storage_errors
 from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
 
 RATE = 16000
@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--use-ema needs --checkpoint")
         if args.seed < 0:
             raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
-        if args.out.is_dir():
-            raise ConfigError(f"--out {args.out}: is a folder; name the .npz file to write")
-        check_writable(args.out.parent, "--out")  # before the encoder runs, not after
+        check_output_file(args.out, "--out", ".npz")  # before the encoder runs, not after
         if args.checkpoint:
             checkpoint_prefix(args.checkpoint)  # there, before any audio or TensorFlow work
         clipspec.check(args.clip, "clip", args.nsynth_root, RATE)

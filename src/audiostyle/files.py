@@ -100,6 +100,14 @@ def check_writable(folder: Path, what: str) -> None:
         raise StorageError(f"{folder}: cannot write {what} there ({describe(err)})") from None
 
 
+def check_output_file(path: Path, option: str, suffix: str) -> None:
+    """A file a command will write: not a folder, and its folder writable, checked before the
+    command's work rather than after it."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; name the {suffix} file to write")
+    check_writable(path.parent, option)
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock between processes on one machine (flock on `path`; the kernel frees

@@ -125,8 +125,7 @@ class AdamStep:
     def _step(self):
         terms, grad = self._loss_and_grad()
         grad_norm = tf.norm(grad)
-        finite = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm)
-        ok = finite & self.update
+        ok = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm) & self.update
         t = self.t + 1.0
         m = self.b1 * self.m + (1.0 - self.b1) * grad
         v = self.b2 * self.v + (1.0 - self.b2) * tf.square(grad)
@@ -165,13 +164,10 @@ class StepQueue:
     def probe(self, i: int, wave: tf.Tensor) -> None:
         self.events.append(("probe", i, wave))
 
-    def step(self, i: int, outputs) -> None:
-        self.events.append(("step", i, outputs))
-        self.steps += 1
-
-    def output(self, i: int, outputs) -> None:
-        """The output x_G(i)'s loss: no update follows, so its gradient need not be finite."""
-        self.events.append(("output", i, outputs))
+    def step(self, i: int, outputs, updates: bool = True) -> None:
+        """A step's results; `updates=False` for the output x_G(steps), evaluated only: no
+        update follows, so its gradient need not be finite."""
+        self.events.append(("step" if updates else "output", i, outputs))
         self.steps += 1
 
     def flush(self) -> None:
@@ -288,10 +284,7 @@ def run_transfer(
                 queue.snapshot(i, adam.wave_tensor())
             if on_probe and probe_every and 0 < i < steps and i % probe_every == 0:
                 queue.probe(i, adam.wave_tensor())
-            if i < steps:
-                queue.step(i, adam.step())
-            else:
-                queue.output(i, adam.evaluate())
+            queue.step(i, adam.step() if i < steps else adam.evaluate(), updates=i < steps)
             if queue.steps >= cfg.runtime.log_every or i == steps:
                 try:
                     queue.flush()
