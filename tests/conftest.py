@@ -30,6 +30,25 @@ def ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def interrupt(proc, signum: int, stderr_file: Path | None = None, seconds: float = 60) -> str:
+    """Send `signum` and wait for the process to end; returns what it then wrote to a stderr
+    pipe. One still running after `seconds` fails the test with every thread's stack (start it
+    with HANG_TRACES in its environment), so that a hang says where it hung."""
+    import subprocess
+
+    proc.send_signal(signum)
+    try:
+        return proc.communicate(timeout=seconds)[1] or ""
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints the stacks, then it ends
+        rest = proc.communicate(timeout=30)[1] or ""
+        said = (stderr_file.read_text() if stderr_file else "") + rest
+        pytest.fail(f"still running {seconds} s after signal {signum}:\n{said[-6000:]}")
+
+
+HANG_TRACES = {"PYTHONFAULTHANDLER": "1"}
+
+
 @pytest.fixture
 def compose_config(tmp_path):
     """compose_config(*overrides) -> typed Config writing under tmp_path, tracking off."""

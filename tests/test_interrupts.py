@@ -2,10 +2,13 @@
 
 import os
 import signal
+import sys
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from audiostyle import interrupts
 from audiostyle.config import TrackingConfig
 from audiostyle.interrupts import held, raise_interrupt, uninterrupted
 
@@ -60,6 +63,55 @@ def test_an_ignored_signal_stays_ignored():
             interrupt_me()
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture
+def discarded_interrupts_kept():
+    """interrupts.install(), as run.py calls it, undone afterwards."""
+    hook, term = sys.unraisablehook, signal.getsignal(signal.SIGTERM)
+    interrupts.install()
+    yield
+    sys.unraisablehook = hook
+    signal.signal(signal.SIGTERM, term)
+
+
+class InterruptedFinaliser:
+    """Ctrl-C while the garbage collector runs a finaliser, as it runs SQLAlchemy's."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # its KeyboardInterrupt is raised here, and discarded
+
+
+def ctrl_c_during_a_finaliser() -> None:
+    finaliser = InterruptedFinaliser()
+    del finaliser  # Python prints "Exception ignored in ..." and goes on
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_discarded_in_a_finaliser_is_raised_at_the_next_check(discarded_interrupts_kept):
+    ctrl_c_during_a_finaliser()  # without install(), this Ctrl-C was lost: the run went on
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+    interrupts.check()  # raised once: nothing is left pending
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_transfer_stops_at_its_first_step_after_a_discarded_ctrl_c(
+    discarded_interrupts_kept, compose_config
+):
+    from audiostyle.encoder import build_network
+    from audiostyle.transfer import run_transfer
+
+    cfg = compose_config("optim.steps=3", "snapshots=[0]")
+    network = build_network(cfg)  # loading and building: where the garbage collector ran
+    ctrl_c_during_a_finaliser()
+    steps = []
+    clip = np.full(1024, 0.1, np.float32)
+    with pytest.raises(KeyboardInterrupt):
+        run_transfer(cfg, network, clip, clip, on_step=steps.append)
+    assert steps == []
+    result = run_transfer(cfg, network, clip, clip, on_step=steps.append)  # the next one runs
+    assert [s.step for s in steps] == [0, 1, 2, 3] and result.output.shape == clip.shape
 
 
 def test_without_a_signal_nothing_happens_and_results_pass_through():

@@ -18,10 +18,12 @@ from audiostyle.reproduce import (
 )
 
 from conftest import (
+    HANG_TRACES,
     PAPER_NOTES,
     ROOT,
     ctrl_c_as_in_a_terminal,
     harmonic_note,
+    interrupt,
     run_cli,
     write_nsynth_folder,
 )
@@ -112,14 +114,13 @@ def test_an_interrupted_reproduction_is_one_line_and_its_run_killed(tmp_path, si
             [sys.executable, "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}"],
             cwd=ROOT,
             stderr=stderr,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **HANG_TRACES},
             preexec_fn=ctrl_c_as_in_a_terminal,
         )
         deadline = time.time() + 240
         while time.time() < deadline and proc.poll() is None and not snapshot.exists():
             time.sleep(0.2)  # until the optimisation is under way
-        proc.send_signal(signum)
-        proc.wait(timeout=60)
+        interrupt(proc, signum, tmp_path / "stderr.txt")
     said = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 130, said[-2000:]
     assert "Traceback" not in said

@@ -1,6 +1,7 @@
 """Optuna sweeps through the real command line: complete, resume, fail, prune, parallel, Pareto."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,14 @@ import sqlalchemy
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import ROOT, ctrl_c_as_in_a_terminal, run_cli, wait_for_mlflow_run
+from conftest import (
+    HANG_TRACES,
+    ROOT,
+    ctrl_c_as_in_a_terminal,
+    interrupt,
+    run_cli,
+    wait_for_mlflow_run,
+)
 
 FAST = [
     "audio.duration=0.064",
@@ -161,11 +169,11 @@ def test_an_interrupted_sweep_fails_its_trial_and_resumes(tmp_path):
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=err,
+            env={**os.environ, **HANG_TRACES},
             preexec_fn=ctrl_c_as_in_a_terminal,
         )
         wait_for_a_running_trial(tmp_path, "stopped")
-        worker.send_signal(signal.SIGINT)  # Ctrl-C
-        worker.wait(timeout=60)
+        interrupt(worker, signal.SIGINT, tmp_path / "stderr.txt")  # Ctrl-C
     said = (tmp_path / "stderr.txt").read_text().replace("\r", "\n")[-3000:]
     assert worker.returncode != 0, said
     (first,) = trials(tmp_path, "stopped")

@@ -1,6 +1,7 @@
 """MLflow tracking against a real SQLite store in a temporary folder."""
 
 import io
+import os
 import re
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from audiostyle.runner import RunContext, run
 from audiostyle.tracking import flatten, redact
 
-from conftest import ROOT, ctrl_c_as_in_a_terminal
+from conftest import HANG_TRACES, ROOT, ctrl_c_as_in_a_terminal, interrupt
 
 
 def client_for(runs_dir) -> MlflowClient:
@@ -143,6 +144,7 @@ def test_interrupted_run_is_killed(tmp_path, signum):
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **HANG_TRACES},
         preexec_fn=ctrl_c_as_in_a_terminal,
     )
     deadline = time.time() + 240
@@ -153,9 +155,8 @@ def test_interrupted_run_is_killed(tmp_path, signum):
         text = seen.getvalue()
         if "s/step" in text or "step/s" in text:
             break
-    proc.send_signal(signum)
     sent = time.time()
-    _, rest = proc.communicate(timeout=60)
+    rest = interrupt(proc, signum)
     assert proc.returncode == 130, (seen.getvalue() + rest)[-2000:]
     assert time.time() - sent < 30  # a step, the artifacts and the store: seconds, not minutes
     assert "audiostyle: interrupted" in rest

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +14,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from audiostyle import interrupts
 from audiostyle.config import to_config
 from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import storage_errors
-from audiostyle.interrupts import raise_interrupt
 
 log = logging.getLogger("audiostyle")
 
@@ -38,7 +37,7 @@ def main(hydra_main: Callable[[], object]) -> None:
     """Call a @hydra.main function; a config that does not compose (unknown option, bad
     override syntax, wrong type) is one line and exit 2. HYDRA_FULL_ERROR=1 shows Hydra's own
     report instead."""
-    signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run or sweep like Ctrl-C
+    interrupts.install()  # SIGTERM ends a run or sweep like Ctrl-C
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         hydra_main()
         return
@@ -58,7 +57,7 @@ def main(hydra_main: Callable[[], object]) -> None:
 
 
 def run_from_hydra(cfg: DictConfig) -> dict[str, float] | None:
-    signal.signal(signal.SIGTERM, raise_interrupt)  # SIGTERM ends a run like Ctrl-C: KILLED
+    interrupts.install()  # again in a launcher's worker process: SIGTERM ends a run KILLED
     try:
         config = to_config(cfg)
         from audiostyle.runner import RunContext, run  # light: run() validates before TF loads

@@ -17,7 +17,6 @@ import argparse
 import csv
 import dataclasses
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -27,10 +26,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from audiostyle import interrupts
 from audiostyle.config import Config, register_configs, to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import atomic_path, storage_errors
-from audiostyle.interrupts import raise_interrupt
 
 log = logging.getLogger("audiostyle.reproduce")
 
@@ -157,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
     )
-    signal.signal(signal.SIGTERM, raise_interrupt)  # a scheduler's stop ends a run KILLED too
+    interrupts.install()  # a scheduler's stop ends a run KILLED too
     register_configs()
     try:
         if args.steps < 2:

@@ -43,6 +43,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
+from audiostyle import interrupts
 from audiostyle.config import SweepConfig, TrackingConfig, resolved, to_config, validate
 from audiostyle.errors import AudiostyleError, ConfigError
 from audiostyle.files import file_lock, sqlite_url
@@ -435,6 +436,7 @@ class OptunaSweeper:
         awaited, said_at = "", 0.0  # the RUNNING trials last reported waited for, and when
         try:
             while True:
+                interrupts.check()  # a Ctrl-C that Python discarded during the last trial
                 state, batch = self._next_batch(study, cfg, space, url, asked, tracker)
                 if state in ("done", "leave"):
                     break
