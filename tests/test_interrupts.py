@@ -87,15 +87,36 @@ def ctrl_c_during_a_finaliser() -> None:
     del finaliser  # Python prints "Exception ignored in ..." and goes on
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_discarded_in_a_finaliser_is_raised_at_the_next_check(discarded_interrupts_kept):
+def test_a_ctrl_c_discarded_in_a_finaliser_is_raised_at_the_next_check(
+    discarded_interrupts_kept, capsys
+):
     ctrl_c_during_a_finaliser()  # without install(), this Ctrl-C was lost: the run went on
     with pytest.raises(KeyboardInterrupt):
         interrupts.check()
     interrupts.check()  # raised once: nothing is left pending
+    assert "Exception ignored" not in capsys.readouterr().err  # it was not ignored
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_other_discarded_errors_are_still_reported(monkeypatch):
+    class Broken:
+        def __del__(self):
+            raise RuntimeError("a finaliser's own bug")
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)  # the hook install() finds
+    term = signal.getsignal(signal.SIGTERM)
+    try:
+        interrupts.install()
+        broken = Broken()
+        del broken
+        ctrl_c_during_a_finaliser()
+    finally:
+        signal.signal(signal.SIGTERM, term)
+    assert [str(r.exc_value) for r in reported] == ["a finaliser's own bug"]  # not the Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+
+
 def test_a_transfer_stops_at_its_first_step_after_a_discarded_ctrl_c(
     discarded_interrupts_kept, compose_config
 ):

@@ -6,8 +6,8 @@ Optuna's study) leaves the file locked for the rest of the process: the clean-up
 and the run stays RUNNING for ever. So writes hold the signal and take it right after.
 
 Python also discards an exception raised inside a finaliser or a weakref callback (it prints
-"Exception ignored in ..."): a signal handled while the garbage collector runs one, as
-SQLAlchemy's are, was lost, and the run went on. `install` keeps such an interrupt, and `check`
+"Exception ignored in ..."): a signal handled while the garbage collector ran one of
+SQLAlchemy's was lost, and the run went on. `install` keeps such an interrupt, and `check`
 raises it at the next safe point: each optimisation step, each round of a sweep.
 """
 
@@ -36,10 +36,12 @@ def raise_interrupt(signum: int, frame: object) -> None:
 
 
 def keep_discarded_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
-    """sys.unraisablehook: remember a discarded KeyboardInterrupt, then report it as before."""
+    """sys.unraisablehook: a discarded KeyboardInterrupt is kept for `check` (no "Exception
+    ignored" traceback: it is not ignored); anything else is reported as before."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         _discarded.append(str(unraisable.exc_value))
-    _next_hook(unraisable)
+    else:
+        _next_hook(unraisable)
 
 
 def install() -> None:
