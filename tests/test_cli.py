@@ -56,6 +56,10 @@ def one_clear_line(proc, *needles: str) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_misused_hydra_flags_are_one_clear_line():
+    one_clear_line(run_cli("run.py", "-m", "--cfg", "job"), "Only one of --run, --multirun")
+
+
 def test_missing_file_is_one_clear_line(tmp_path):
     missing = tmp_path / "nope.wav"
     proc = run_cli("run.py", "tracking=none", f"runs_dir={tmp_path}", f"audio.content={missing}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def one_line(err: BaseException) -> str:
     return "; ".join(keep).replace(":; ", ": ").replace(".; ", "; ")
 
 
+def misused_hydra_flags(err: ValueError) -> bool:
+    """Hydra reports misused flags (`--cfg` with `-m`, `--resolve` without `--cfg`) as a
+    ValueError from the function that reads them, before any of our code runs."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and frames[-1].name == "_run_hydra" and "hydra" in frames[-1].filename
+
+
 def main(hydra_main: Callable[[], object]) -> None:
     """Call a @hydra.main function; a config that does not compose (unknown option, bad
     override syntax, wrong type) is one line and exit 2. HYDRA_FULL_ERROR=1 shows Hydra's own
@@ -47,6 +55,10 @@ def main(hydra_main: Callable[[], object]) -> None:
             hydra_main()
     except (HydraException, OmegaConfBaseException) as err:
         fail(ConfigError(one_line(err)))
+    except ValueError as err:
+        if not misused_hydra_flags(err):
+            raise
+        fail(ConfigError(f"{one_line(err)} (see python run.py --help)"))
     except AudiostyleError as err:  # a folder Hydra cannot make; a plain multirun's failed job
         fail(err)
     except KeyboardInterrupt:  # outside a run: while Hydra starts, or between sweep trials
