@@ -88,13 +88,14 @@ def ctrl_c_during_a_finaliser() -> None:
 
 
 def test_a_ctrl_c_discarded_in_a_finaliser_is_raised_at_the_next_check(
-    discarded_interrupts_kept, capsys
+    discarded_interrupts_kept, capsys, caplog
 ):
     ctrl_c_during_a_finaliser()  # without install(), this Ctrl-C was lost: the run went on
-    with pytest.raises(KeyboardInterrupt):
+    with caplog.at_level("INFO"), pytest.raises(KeyboardInterrupt):
         interrupts.check()
     interrupts.check()  # raised once: nothing is left pending
     assert "Exception ignored" not in capsys.readouterr().err  # it was not ignored
+    assert "arrived in a finaliser" in caplog.text  # the run's log says why it stopped there
 
 
 def test_other_discarded_errors_are_still_reported(monkeypatch):

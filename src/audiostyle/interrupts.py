@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import signal
 import sys
 import threading
@@ -58,6 +59,7 @@ def check() -> None:
     if _discarded:
         message = _discarded[0] or "interrupted while Python ran a finaliser"
         _discarded.clear()
+        logging.getLogger("audiostyle").info("taking the interrupt that arrived in a finaliser")
         raise KeyboardInterrupt(message)
 
 
