@@ -98,21 +98,17 @@ def test_a_ctrl_c_discarded_in_a_finaliser_is_raised_at_the_next_check(
     assert "arrived in a finaliser" in caplog.text  # the run's log says why it stopped there
 
 
-def test_other_discarded_errors_are_still_reported(monkeypatch):
+def test_other_discarded_errors_are_still_reported(discarded_interrupts_kept, monkeypatch):
     class Broken:
         def __del__(self):
             raise RuntimeError("a finaliser's own bug")
 
     reported = []
     monkeypatch.setattr(sys, "unraisablehook", reported.append)  # the hook install() finds
-    term = signal.getsignal(signal.SIGTERM)
-    try:
-        interrupts.install()
-        broken = Broken()
-        del broken
-        ctrl_c_during_a_finaliser()
-    finally:
-        signal.signal(signal.SIGTERM, term)
+    interrupts.install()
+    broken = Broken()
+    del broken
+    ctrl_c_during_a_finaliser()
     assert [str(r.exc_value) for r in reported] == ["a finaliser's own bug"]  # not the Ctrl-C
     with pytest.raises(KeyboardInterrupt):
         interrupts.check()

@@ -281,7 +281,7 @@ def run_transfer(
         queue = StepQueue(result, on_step, on_snapshot, on_probe)
         steps = cfg.optim.steps
         for i in range(steps + 1):  # i = steps: x_G(steps), the result, is evaluated only
-            interrupts.check()  # a Ctrl-C that Python discarded while setting up stops here
+            interrupts.check()  # a Ctrl-C that Python discarded (see interrupts.py)
             if i in snapshots and on_snapshot:
                 queue.snapshot(i, adam.wave_tensor())
             if on_probe and probe_every and 0 < i < steps and i % probe_every == 0:
