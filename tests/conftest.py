@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
+from audiostyle.cli import with_network_settings
 from audiostyle.config import Config, register_configs, to_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,14 +52,15 @@ HANG_TRACES = {"PYTHONFAULTHANDLER": "1"}
 
 @pytest.fixture
 def compose_config(tmp_path):
-    """compose_config(*overrides) -> typed Config writing under tmp_path, tracking off."""
+    """compose_config(*overrides) -> typed Config writing under tmp_path, tracking off; a
+    network's option selects that network, as on the command line."""
 
     def _compose(*overrides: str, tiny: bool = True) -> Config:
         GlobalHydra.instance().clear()
         base = [*TINY] if tiny else []
         base += ["tracking=none", f"runs_dir={tmp_path / 'runs'}"]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("config", overrides=base + list(overrides))
+            cfg = compose("config", overrides=with_network_settings(base + list(overrides)))
         GlobalHydra.instance().clear()
         return to_config(cfg)
 

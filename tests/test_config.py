@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiostyle.config import validate
+from audiostyle.config import snapshot_iterations, validate
 from audiostyle.errors import ConfigError
 from audiostyle.runner import RunContext, run
 
@@ -152,12 +152,12 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.encoder.network.value == "spectral"
     assert cfg.content_layer.layer == "conv" and cfg.style_layers.layers == ["conv"]
     assert cfg.optim.steps == 300 and cfg.audio.duration == 3.0
-    assert cfg.snapshots == [0, 150, 300]
+    assert cfg.snapshots is None and snapshot_iterations(cfg) == [0, 150, 300]
     validate(cfg)
     cfg = compose_config("experiment=nsynth", tiny=False)
     assert cfg.encoder.network.value == "nsynth" and cfg.content_layer.layer == "final_relu"
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
-    assert cfg.optim.steps == 100 and cfg.snapshots == [0, 50, 99]
+    assert cfg.optim.steps == 100 and snapshot_iterations(cfg) == [0, 50, 100]
     validate(cfg)
 
 

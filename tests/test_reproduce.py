@@ -13,6 +13,7 @@ from audiostyle.reproduce import (
     EXPERIMENTS,
     compose_experiment,
     main,
+    plan,
     reproduce,
     with_snapshots,
 )
@@ -41,7 +42,8 @@ def test_one_experiment_runs_and_lands_in_the_table(tmp_path):
     notes = {k: harmonic_note(p, 64000) for k, p in PAPER_NOTES.items()}
     root = write_nsynth_folder(tmp_path / "nsynth", notes)
     extra = [*TINY_RUN, f"runs_dir={tmp_path / 'runs'}", "measure.pitch=false", "tracking=none"]
-    path = reproduce(root, tmp_path / "out", 3, ["pitch_to_chord"], extra)  # MLflow: the slow test
+    configs = plan(root, 3, ["pitch_to_chord"], extra)
+    path = reproduce(configs, tmp_path / "out", 3)  # MLflow: the slow test
     rows = table_rows(path.read_text())
     losses = [float(v) for v in rows["pitch_to_chord"][:3]]  # iterations 0, 1, 2
     assert all(v > 0 for v in losses) and losses[2] < losses[0]  # Adam lowers the style loss

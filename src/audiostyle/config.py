@@ -18,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from audiostyle.errors import ConfigError
-from audiostyle.layers import canonical, check_layer_names, layers_of
+from audiostyle.layers import canonical
+from audiostyle.networks import check_layer_names
 
 
 class MuLaw(str, Enum):
@@ -215,7 +216,7 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     alpha: float = 0.1
-    snapshots: list[int] = field(default_factory=lambda: [0, 150, 300])
+    snapshots: list[int] | None = None  # None: the first, middle and last (snapshot_iterations)
     seed: int = 0
     device: DeviceChoice = DeviceChoice.auto
     runs_dir: str = "runs"
@@ -330,11 +331,11 @@ def validate(cfg: Config) -> None:
         0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
     )
-    valid = layers_of(cfg.encoder.network.value)
-    check_layer_names([cfg.content_layer.layer], "content_layer.layer", valid)
+    network = cfg.encoder.network.value
+    check_layer_names([cfg.content_layer.layer], "content_layer.layer", network)
     layers = cfg.style_layers.layers
     _require(len(layers) > 0, "style_layers.layers must name at least one layer")
-    check_layer_names(layers, "style_layers.layers", valid)
+    check_layer_names(layers, "style_layers.layers", network)
     taps = [canonical(n) for n in layers]  # final_relu is B_30: counting it twice is a typo
     _require(len(set(taps)) == len(taps), f"style_layers.layers has a layer twice: {layers}")
     weights = cfg.style_layers.weights
@@ -347,10 +348,11 @@ def validate(cfg: Config) -> None:
             all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
             f"style_layers.weights must be finite, >= 0 and not all 0, got {weights}",
         )
-    bad = [s for s in cfg.snapshots if not 0 <= s <= o.steps]
+    bad = [s for s in cfg.snapshots or [] if not 0 <= s <= o.steps]
     _require(
         not bad,
-        f"snapshots must be iterations between 0 and optim.steps={o.steps}, got {bad}",
+        f"snapshots must be iterations between 0 and optim.steps={o.steps}, got {bad} "
+        "(snapshots=null keeps the first, middle and last)",
     )
     _require(cfg.runtime.log_every > 0, "runtime.log_every must be a positive integer")
     chunk = cfg.runtime.chunk_seconds
@@ -411,6 +413,15 @@ def validate_sweep(s: SweepConfig) -> None:
         s.pruner in ("median", "none"), f"sweep.pruner must be median or none, got {s.pruner!r}"
     )
     _require(s.report_every > 0, "sweep.report_every must be a positive integer")
+
+
+def snapshot_iterations(cfg: Config) -> list[int]:
+    """The iterations whose x_G is kept: `snapshots` as given, or, when it is null, the first,
+    the middle and the last of `optim.steps`, so that a default fits a run of any length."""
+    if cfg.snapshots is not None:
+        return sorted(set(cfg.snapshots))
+    steps = cfg.optim.steps
+    return sorted({0, steps // 2, steps})
 
 
 def style_weights(cfg: StyleLayersConfig) -> list[float]:

@@ -20,7 +20,7 @@ from audiostyle.checkpoint import checkpoint_prefix
 from audiostyle.config import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
 from audiostyle.files import atomic_path, check_output_file, storage_errors
-from audiostyle.layers import NSYNTH_LAYERS, check_layer_names
+from audiostyle.networks import check_layer_names
 
 RATE = 16000
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         layers = [n.strip() for n in args.layers.split(",") if n.strip()]
         if not layers:
             raise ConfigError("--layers: name at least one layer")
-        check_layer_names(layers, "--layers", NSYNTH_LAYERS)
+        check_layer_names(layers, "--layers", "nsynth")
         if args.use_ema and not args.checkpoint:
             raise ConfigError("--use-ema needs --checkpoint")
         if args.seed < 0:

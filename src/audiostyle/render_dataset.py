@@ -213,7 +213,7 @@ def render_dataset(
     return examples
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m audiostyle.render_dataset", description=__doc__.split("\n")[0]
     )
@@ -226,13 +226,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--soundfont", default=None, help="a .sf2 file (default: Debian's GM fonts)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def checked_arguments(args: argparse.Namespace) -> tuple[list[int], list[int], int]:
+    """(programs, pitches, velocity), with every value and --out checked before any rendering."""
+    if (args.out / "examples.json").exists():
+        raise ConfigError(f"--out: {args.out} already holds a dataset; choose a new folder")
+    programs = [parse_program(p) for p in args.programs.split(",")]
+    pitches = parse_ints(args.pitches, 0, 127, "--pitches")
+    (velocity,) = parse_ints(str(args.velocity), 1, 127, "--velocity")
+    return programs, pitches, velocity
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     try:
-        if (args.out / "examples.json").exists():
-            raise ConfigError(f"--out: {args.out} already holds a dataset; choose a new folder")
-        programs = [parse_program(p) for p in args.programs.split(",")]
-        pitches = parse_ints(args.pitches, 0, 127, "--pitches")
-        (velocity,) = parse_ints(str(args.velocity), 1, 127, "--velocity")
+        programs, pitches, velocity = checked_arguments(args)
         check_writable(args.out / "audio", "the dataset")
         with storage_errors():
             examples = render_dataset(args.out, programs, pitches, velocity, args.soundfont)

@@ -27,7 +27,13 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from audiostyle import interrupts
-from audiostyle.config import Config, register_configs, to_config, validate
+from audiostyle.config import (
+    Config,
+    register_configs,
+    snapshot_iterations,
+    to_config,
+    validate,
+)
 from audiostyle.errors import AudiostyleError, ConfigError, fail
 from audiostyle.files import atomic_path, storage_errors
 
@@ -68,7 +74,7 @@ def compose_experiment(name: str, overrides: list[str]) -> Config:
 def with_snapshots(cfg: Config) -> Config:
     """The experiment's snapshots that --steps reaches, and the first and last x_G."""
     steps = cfg.optim.steps
-    kept = {i for i in cfg.snapshots if i <= steps} | {0, steps}
+    kept = {i for i in snapshot_iterations(cfg) if i <= steps} | {0, steps}
     return dataclasses.replace(cfg, snapshots=sorted(kept))
 
 
@@ -94,18 +100,22 @@ def table(rows: list[tuple[str, list[float], dict]], iterations: list[int]) -> s
     return "\n".join(lines) + "\n"
 
 
-def reproduce(
-    data: Path, out: Path, steps: int, experiments: list[str], overrides: list[str]
-) -> Path:
-    """Run each experiment, write out/paper_table.md, log it to MLflow; returns the table path."""
-    from audiostyle.runner import RunContext, run
-
-    iterations = [0, steps // 2, steps]
+def plan(data: Path, steps: int, experiments: list[str], overrides: list[str]) -> dict[str, Config]:
+    """Each experiment's config, composed and validated: every setting and note is checked
+    before the first heavy run."""
     base = [f"data.nsynth_root={data}", f"optim.steps={steps}", "tracking.experiment=reproduce",
             *overrides]  # fmt: skip
     configs = {name: with_snapshots(compose_experiment(name, base)) for name in experiments}
     for cfg in configs.values():
-        validate(cfg)  # every experiment's settings and data, before the first heavy run
+        validate(cfg)
+    return configs
+
+
+def reproduce(configs: dict[str, Config], out: Path, steps: int) -> Path:
+    """Run each experiment, write out/paper_table.md, log it to MLflow; returns the table path."""
+    from audiostyle.runner import RunContext, run
+
+    iterations = [0, steps // 2, steps]
     rows = []
     for name, cfg in configs.items():
         log.info("experiment %s", name)
@@ -141,7 +151,7 @@ def log_summary(cfg: Config, out: Path, rows, iterations: list[int]) -> None:
             tracker.log_metrics(metrics)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m audiostyle.reproduce", description=__doc__.split("\n")[0]
     )
@@ -152,24 +162,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--experiments", default=",".join(EXPERIMENTS))
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every experiment")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def experiment_names(args: argparse.Namespace) -> list[str]:
+    """--experiments as names of conf/experiment/ files; --steps checked too."""
+    if args.steps < 2:
+        raise ConfigError(f"--steps must be at least 2, got {args.steps}")
+    names = [n.strip() for n in args.experiments.split(",")]
+    unknown = [n for n in names if not (CONF / "experiment" / f"{n}.yaml").exists()]
+    if unknown:
+        raise ConfigError(
+            f"--experiments: no experiment {', '.join(unknown)} in {CONF / 'experiment'}"
+        )
+    return names
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
     )
     interrupts.install()  # a scheduler's stop ends a run KILLED too
     register_configs()
     try:
-        if args.steps < 2:
-            raise ConfigError(f"--steps must be at least 2, got {args.steps}")
-        names = [n.strip() for n in args.experiments.split(",")]
-        unknown = [n for n in names if not (CONF / "experiment" / f"{n}.yaml").exists()]
-        if unknown:
-            raise ConfigError(
-                f"--experiments: no experiment {', '.join(unknown)} in {CONF / 'experiment'}"
-            )
+        configs = plan(args.data, args.steps, experiment_names(args), args.overrides)
         out = args.out or Path("runs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S")
         with storage_errors():
-            path = reproduce(args.data, out, args.steps, names, args.overrides)
+            path = reproduce(configs, out, args.steps)
     except AudiostyleError as err:
         fail(err)
     except KeyboardInterrupt:  # the running experiment's MLflow run is already KILLED
@@ -178,7 +198,6 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(130)
-    print(path.read_text())
     print(f"wrote {path}")
 
 

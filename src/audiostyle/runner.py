@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from audiostyle import clipspec
 from audiostyle.audio import num_samples, write_wav
-from audiostyle.config import Config, Loudness, validate
+from audiostyle.config import Config, Loudness, snapshot_iterations, validate
 from audiostyle.errors import AudioError, NumericalError, StorageError
 from audiostyle.files import atomic_path, check_writable, storage_errors
 from audiostyle.redact import redact, redact_files
@@ -42,6 +42,7 @@ class RunContext:
     run_dir: Path
     choices: dict[str, str] = field(default_factory=dict)
     command: str = ""
+    network: str = "default"  # what chose encoder.network (cli.why_this_network)
 
 
 @dataclass
@@ -102,7 +103,7 @@ def open_tracker(cfg: Config) -> MlflowTracker | None:
 
 def start_tracked_run(tracker: MlflowTracker, cfg: Config, ctx: RunContext, reporter) -> None:
     """The run's MLflow run, named after its main choices, with every parameter."""
-    from audiostyle.tracking import flatten, git_commit
+    from audiostyle.tracking import git_commit
 
     choices = ctx.choices
     name = "-".join(
@@ -117,13 +118,23 @@ def start_tracked_run(tracker: MlflowTracker, cfg: Config, ctx: RunContext, repo
     )
     tags = {
         **sweep_tags(cfg, reporter),
+        "network": cfg.encoder.network.value,
+        "network_chosen_by": ctx.network,
         "git_commit": git_commit(Path.cwd()),
         "hydra_run_dir": str(ctx.run_dir.resolve()),
         "command": ctx.command,
         **{f"choice.{group}": option for group, option in choices.items()},
     }
-    tracker.start(name, flatten(dataclasses.asdict(cfg)), tags)
+    tracker.start(name, run_params(cfg), tags)
     log.info("MLflow run %s (%s) in %s", tracker.run_id, name, redact(tracker.uri))
+
+
+def run_params(cfg: Config) -> dict[str, str]:
+    """Every setting, flattened; `snapshots` as the iterations kept (null means first, middle
+    and last: the list says which)."""
+    from audiostyle.tracking import flatten
+
+    return {**flatten(dataclasses.asdict(cfg)), "snapshots": str(snapshot_iterations(cfg))}
 
 
 def write_pictures(
@@ -148,6 +159,7 @@ def write_pictures(
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     """Run one transfer; every setting is checked before any audio is read."""
     validate(cfg)
+    log.info("network %s, chosen by %s", cfg.encoder.network.value, ctx.network)
     inputs = load_inputs(cfg)
     check_writable(ctx.run_dir, "the run's outputs")
     if cfg.tracking.enabled and not cfg.tracking.uri:
@@ -260,7 +272,6 @@ def transfer_and_write(
     from audiostyle.measure import measure
     from audiostyle.metrics import evaluate
     from audiostyle.report import write_run_report
-    from audiostyle.tracking import flatten
     from audiostyle.transfer import initial_waveform, run_transfer
 
     network = build_network(cfg)
@@ -325,12 +336,13 @@ def transfer_and_write(
     summary.update(
         measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
     )
-    write_json(run_dir / "summary.json", {**summary, "device": result.device, "output": str(out)})
+    kept = snapshot_iterations(cfg)
+    about = {"device": result.device, "output": str(out), "snapshots": kept}
+    about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
+    write_json(run_dir / "summary.json", {**summary, **about})
     write_pictures(run_dir, inputs, result, rate, snapshots)
-    params = flatten(dataclasses.asdict(cfg))
-    write_run_report(
-        run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, cfg.snapshots
-    )
+    params = run_params(cfg)
+    write_run_report(run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, kept)
     if tracker:
         import tensorflow as tf
 

@@ -19,7 +19,13 @@ import tensorflow as tf
 
 from audiostyle import interrupts
 from audiostyle.chunked import ChunkedObjective, chunk_samples
-from audiostyle.config import Config, DeviceChoice, InitSource, style_weights
+from audiostyle.config import (
+    Config,
+    DeviceChoice,
+    InitSource,
+    snapshot_iterations,
+    style_weights,
+)
 from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.memory import auto_chunk_seconds, budget_bytes
 from audiostyle.mulaw import to_domain, to_waveform
@@ -267,7 +273,7 @@ def run_transfer(
     every `probe_every` steps (a sweep's intermediate values).
     """
     device = pick_device(cfg.device)
-    snapshots = set(cfg.snapshots)
+    snapshots = set(snapshot_iterations(cfg))
     result = TransferResult(output=np.empty(0, np.float32), device=device)
     start = time.perf_counter()
     with tf.device(device):
