@@ -134,6 +134,33 @@ def write_nsynth_folder(root: Path, notes: dict[str, object], rate: int = 16000)
     return root
 
 
+def write_tfrecord(path: Path, folder: Path) -> Path:
+    """The notes of an NSynth folder as NSynth's TFRecord: tf.train.Example, NSynth's feature
+    names and types."""
+    import json
+
+    import soundfile as sf
+    import tensorflow as tf
+
+    def ints(values) -> tf.train.Feature:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    examples = json.loads((folder / "examples.json").read_text())
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for name, meta in examples.items():
+            feature = {k: ints([v]) for k, v in meta.items() if isinstance(v, int)}
+            for k, v in meta.items():
+                if isinstance(v, str):
+                    value = tf.train.BytesList(value=[v.encode()])
+                    feature[k] = tf.train.Feature(bytes_list=value)
+            feature["qualities"] = ints(meta["qualities"])
+            audio, _ = sf.read(folder / "audio" / f"{name}.wav", dtype="float32")
+            feature["audio"] = tf.train.Feature(float_list=tf.train.FloatList(value=audio))
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    return path
+
+
 PAPER_NOTES = {  # the notes conf/experiment/ names, as the renderer writes them
     "vocal_synthetic_052-048-100": 48,
     "vocal_synthetic_052-055-100": 55,

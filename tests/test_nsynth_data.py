@@ -1,7 +1,5 @@
 """NSynth readers on tiny datasets in both published layouts, clip specs, tones and chords."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,41 +9,13 @@ from audiostyle.errors import ConfigError
 from audiostyle.nsynth_data import open_dataset
 from audiostyle.synth import sine, tone_sequence
 
-from conftest import PAPER_NOTES, harmonic_note, write_nsynth_folder
+from conftest import PAPER_NOTES, harmonic_note, write_nsynth_folder, write_tfrecord
 
 NOTES = {
     "vocal_acoustic_000-060-100": harmonic_note(60, 4000),
     "vocal_acoustic_000-064-075": harmonic_note(64, 4000),
     "flute_synthetic_002-067-100": harmonic_note(67, 4000),
 }
-
-
-def write_tfrecord(path, folder):
-    """The same notes as NSynth's TFRecord: tf.train.Example, NSynth's feature names and types."""
-    import tensorflow as tf
-
-    examples = json.loads((folder / "examples.json").read_text())
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for name, meta in examples.items():
-            feature = {
-                k: tf.train.Feature(int64_list=tf.train.Int64List(value=[v]))
-                for k, v in meta.items()
-                if isinstance(v, int)
-            }
-            feature.update(
-                {
-                    k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode()]))
-                    for k, v in meta.items()
-                    if isinstance(v, str)
-                }
-            )
-            feature["qualities"] = tf.train.Feature(
-                int64_list=tf.train.Int64List(value=meta["qualities"])
-            )
-            feature["audio"] = tf.train.Feature(float_list=tf.train.FloatList(value=NOTES[name]))
-            ex = tf.train.Example(features=tf.train.Features(feature=feature))
-            writer.write(ex.SerializeToString())
-    return path
 
 
 def test_folder_and_tfrecord_layouts_read_the_same_notes(tmp_path):
