@@ -27,7 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle import compare, encode, render_dataset, reproduce
 from audiostyle.cli import with_network_settings
-from audiostyle.config import to_config, validate
+from audiostyle.config import Config, to_config, validate
 from audiostyle.errors import ConfigError
 
 from conftest import (
@@ -174,14 +174,17 @@ def run_py_configs(argv: list[str]) -> list[list[str]]:
     return [list(combo) for combo in itertools.product(*options)]
 
 
-def compose_and_validate(overrides: list[str]) -> None:
+def composed(overrides: list[str]) -> Config:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("config", overrides=with_network_settings(overrides))
+            return to_config(compose("config", overrides=with_network_settings(overrides)))
     finally:
         GlobalHydra.instance().clear()
-    validate(to_config(cfg))
+
+
+def compose_and_validate(overrides: list[str]) -> None:
+    validate(composed(overrides))
 
 
 def check_module(command: Documented) -> None:
@@ -249,8 +252,14 @@ def single_runs(commands: list[Documented]) -> list[Documented]:
 
 
 def tiny(argv: list[str]) -> list[str]:
+    """The command at TINY's sizes; an experiment's own snapshots (the paper's iterations,
+    beyond 2 steps) give way to the default first, middle and last."""
     kept = [a for a in argv if a.partition("=")[0] not in TINY]
-    return [*kept, *(f"{k}={v}" for k, v in TINY.items())]
+    small = [*kept, *(f"{k}={v}" for k, v in TINY.items())]
+    snapshots = composed(small).snapshots
+    return (
+        small if snapshots is None or max(snapshots, default=0) <= 2 else [*small, "snapshots=null"]
+    )
 
 
 @pytest.mark.slow
