@@ -92,7 +92,7 @@ def test_l2_on_early_layers_from_content_moves_toward_the_style(nsynth_config, e
 
 
 def test_snapshots_are_the_iterates(nsynth_config, encoder):
-    cfg = nsynth_config("optim.steps=3", "snapshots=[0,3]")
+    cfg = nsynth_config("optim.steps=3", "snapshots=[0,3]", "optim.keep_best=false")
     seen = {}
     result = run_transfer(
         cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: seen.setdefault(i, w)

@@ -39,6 +39,13 @@ class Domain(str, Enum):
     mu_law_units = "mu_law_units"  # Magenta's integer mu-law scale [-128, 128)
 
 
+class Schedule(str, Enum):
+    """How the learning rate moves over the steps."""
+
+    constant = "constant"  # optim.lr throughout
+    warmup_cosine = "warmup_cosine"  # linear rise over optim.warmup, cosine decay to optim.final_lr
+
+
 class LossType(str, Enum):
     gram = "gram"
     l2 = "l2"
@@ -126,6 +133,10 @@ class OptimConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    schedule: Schedule = Schedule.constant
+    warmup: float = 0.1  # share of the steps over which the learning rate rises to optim.lr
+    final_lr: float = 0.1  # the learning rate at the last step, as a share of optim.lr
+    keep_best: bool = False  # the output is the iterate with the lowest total loss
 
 
 @dataclass
@@ -297,6 +308,13 @@ def validate(cfg: Config) -> None:
     _require(
         math.isfinite(o.epsilon) and o.epsilon > 0,
         f"optim.epsilon must be a positive number, got {o.epsilon}",
+    )
+    _require(
+        0 <= o.warmup < 1, f"optim.warmup must be a share of the steps in [0, 1), got {o.warmup}"
+    )
+    _require(
+        0 <= o.final_lr <= 1,
+        f"optim.final_lr must be a share of optim.lr in [0, 1], got {o.final_lr}",
     )
     for key, seed in (("seed", cfg.seed), ("encoder.seed", cfg.encoder.seed)):
         _require(seed >= 0, f"{key} must be an integer >= 0 (numpy's seeds are), got {seed}")

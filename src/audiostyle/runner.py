@@ -321,13 +321,15 @@ def transfer_and_write(
         bar.close()
     out = write_wav(run_dir / "generated.wav", result.output, rate, inputs.paths)
     write_history(run_dir / "losses.csv", result.history, layers, result.per_layer)
-    h = result.history
+    h, best = result.history, result.output_step
     summary = {
-        "loss/total": h["total"][-1],
-        "loss/content": h["content"][-1],
-        "loss/style": h["style"][-1],
+        "loss/total": h["total"][best],  # the output's: x_G(steps), or the best (keep_best)
+        "loss/content": h["content"][best],
+        "loss/style": h["style"][best],
         "loss/total_initial": h["total"][0],
         "loss/style_initial": h["style"][0],
+        "loss/total_max": max(h["total"]),
+        "optim/output_step": best,
         "time/seconds": result.seconds,
         "time/seconds_per_step": float(np.median(h["seconds"])),
         "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once

@@ -1,5 +1,9 @@
 """The optimisation: Adam on x_G, in the configured domain, with the objective's targets fixed.
 
+The learning rate follows `optim.schedule` (constant, or a linear warm-up then cosine decay:
+Adam's first steps on a waveform otherwise overshoot and the loss climbs far above its start),
+and with `optim.keep_best` the output is the iterate with the lowest total loss.
+
 Knows nothing of Hydra or MLflow. Progress goes out through two callbacks, so the command line,
 a sweep trial, a test and a notebook all call `run_transfer` the same way.
 Iteration i evaluates the loss of x_G(i) and then updates it to x_G(i + 1); the result is
@@ -23,6 +27,8 @@ from audiostyle.config import (
     Config,
     DeviceChoice,
     InitSource,
+    OptimConfig,
+    Schedule,
     snapshot_iterations,
     style_weights,
 )
@@ -54,6 +60,18 @@ class TransferResult:
     seconds: float = 0.0
     device: str = ""
     chunk_samples: int = 0  # 0: the whole clip at once
+    output_step: int = 0  # the iteration whose x_G is the output: steps, or the best one
+
+
+def learning_rate(optim: OptimConfig, t: tf.Tensor) -> tf.Tensor:
+    """The learning rate of Adam's t-th update (t = 1 .. steps, a float tensor)."""
+    if optim.schedule == Schedule.constant:
+        return tf.constant(optim.lr, tf.float32)
+    warm = float(round(optim.warmup * optim.steps))
+    rise = tf.minimum(1.0, t / warm) if warm > 0 else tf.constant(1.0)
+    progress = tf.clip_by_value((t - warm) / max(optim.steps - warm, 1.0), 0.0, 1.0)
+    cosine = 0.5 * (1.0 + tf.cos(np.pi * progress))
+    return optim.lr * rise * (optim.final_lr + (1.0 - optim.final_lr) * cosine)
 
 
 StepCallback = Callable[[StepStats], None]
@@ -101,7 +119,9 @@ class AdamStep:
         self.v = tf.Variable(tf.zeros_like(start))
         self.t = tf.Variable(0.0)
         self.update = tf.Variable(True, trainable=False)  # off: evaluate x_G, leave it as it is
-        self.lr, self.b1, self.b2, self.eps = o.lr, o.beta1, o.beta2, o.epsilon
+        self.optim, self.b1, self.b2, self.eps = o, o.beta1, o.beta2, o.epsilon
+        self.best = tf.Variable(start) if o.keep_best else None  # the lowest-loss x_G so far
+        self.best_loss = tf.Variable(np.inf, dtype=tf.float32)
         self.step = tf.function(self._step, jit_compile=cfg.runtime.xla)
 
     def wave_tensor(self) -> tf.Tensor:
@@ -110,6 +130,11 @@ class AdamStep:
 
     def waveform(self) -> np.ndarray:
         return self.wave_tensor().numpy()
+
+    def best_waveform(self) -> np.ndarray:
+        """The kept lowest-loss x_G (optim.keep_best), else x_G as it stands."""
+        held = self.var if self.best is None else self.best
+        return to_waveform(held, self.domain)[0].numpy()
 
     def evaluate(self):
         """The step's outputs at x_G as it stands, without updating it (no second compile)."""
@@ -132,13 +157,17 @@ class AdamStep:
     def _step(self):
         terms, grad = self._loss_and_grad()
         grad_norm = tf.norm(grad)
+        if self.best is not None:  # x_G(i)'s loss is known now, before its update
+            better = tf.math.is_finite(terms.total) & (terms.total < self.best_loss)
+            self.best.assign(tf.where(better, self.var, self.best))
+            self.best_loss.assign(tf.where(better, terms.total, self.best_loss))
         ok = tf.math.is_finite(terms.total) & tf.math.is_finite(grad_norm) & self.update
         t = self.t + 1.0
         m = self.b1 * self.m + (1.0 - self.b1) * grad
         v = self.b2 * self.v + (1.0 - self.b2) * tf.square(grad)
         m_hat = m / (1.0 - tf.pow(self.b1, t))
         v_hat = v / (1.0 - tf.pow(self.b2, t))
-        new = self.var - self.lr * m_hat / (tf.sqrt(v_hat) + self.eps)
+        new = self.var - learning_rate(self.optim, t) * m_hat / (tf.sqrt(v_hat) + self.eps)
         self.m.assign(tf.where(ok, m, self.m))
         self.v.assign(tf.where(ok, v, self.v))
         self.t.assign(tf.where(ok, t, self.t))
@@ -266,7 +295,8 @@ def run_transfer(
     probe_every: int = 0,
     on_probe: SnapshotCallback | None = None,
 ) -> TransferResult:
-    """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf.
+    """Optimise x_G for `cfg.optim.steps` Adam steps; raises NumericalError on NaN/inf. The
+    output is x_G(steps), or with `optim.keep_best` the x_G(i) of lowest total loss.
 
     `on_step` gets the loss of every x_G(i), i = 0 .. steps (the last is the result's, no step
     follows it); `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))`
@@ -300,6 +330,8 @@ def run_transfer(
                     # Every step since the first non-finite one refused its update: x_G(i).
                     err.last_finite = adam.waveform()
                     raise
-        result.output = adam.waveform()
+        result.output = adam.best_waveform()
+    totals = result.history["total"]
+    result.output_step = int(np.argmin(totals)) if cfg.optim.keep_best else steps
     result.seconds = time.perf_counter() - start
     return result
