@@ -155,7 +155,7 @@ class DataConfig:
 
 @dataclass
 class MeasureConfig:
-    """Optional measurements (measure.py; need the `eval` extra): which apply to this run."""
+    """Optional measurements (measure.py; speech needs the `eval` extra) that apply to a run."""
 
     pitch: bool = False  # pyin f0 of x_G, x_C, x_S and how often x_G is within 50 cents
     speech: bool = False  # word error rate of x_G and x_C (offline recogniser)
