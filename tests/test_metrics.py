@@ -77,6 +77,7 @@ def test_distance_is_pitch_invariant_and_tells_timbres_apart():
 def test_a_clip_without_voiced_frames_has_no_distance_and_no_key(caplog):
     silence = np.zeros(N, np.float32)
     assert harmonic_profile(silence, RATE) is None
+    assert harmonic_profile(tone(220.0, FLAT, n=1024), RATE) is None  # shorter than a frame
     with caplog.at_level("INFO"):
         out = transfer_measures(silence, tone(melody(), STEEP), tone(392.0, FLAT), RATE)
     assert "eval/timbre/harmonic_distance" not in out

@@ -187,7 +187,7 @@ class SweepConfig:
     n_trials: int = 20  # total over every run of the command and every worker
     n_jobs: int = 1  # trials handed to the Hydra launcher at once
     params: dict[str, str] = field(default_factory=dict)  # key: Hydra sweep syntax
-    objectives: list[str] = field(default_factory=lambda: ["eval/score"])
+    objectives: list[str] = field(default_factory=lambda: ["eval/transfer_score"])
     directions: list[str] = field(default_factory=lambda: ["minimize"])
     sampler: str = "tpe"  # tpe | random | nsga2
     seed: int = 0

@@ -54,7 +54,12 @@ _tracks: OrderedDict[tuple[bytes, int], Track] = OrderedDict()
 
 
 def f0_track(x: np.ndarray, rate: int) -> Track:
-    """pyin f0 per frame (Hz, NaN where unvoiced) and the voiced flags; cached by content."""
+    """pyin f0 per frame (Hz, NaN where unvoiced) and the voiced flags; cached by content.
+
+    A clip shorter than one frame (128 ms at 16 kHz) holds no pitch pyin can read: unvoiced."""
+    if len(x) < FRAME:
+        frames = 1 + len(x) // HOP
+        return np.full(frames, np.nan), np.zeros(frames, dtype=bool)
     key = (hashlib.blake2b(np.ascontiguousarray(x, np.float32).tobytes()).digest(), rate)
     if key not in _tracks:
         import librosa
@@ -122,6 +127,8 @@ def harmonic_profile(x: np.ndarray, rate: int) -> np.ndarray | None:
     import librosa
 
     f0, voiced = f0_track(x, rate)
+    if not voiced.any():
+        return None
     power = np.abs(librosa.stft(x.astype(np.float32), n_fft=FRAME, hop_length=HOP)) ** 2
     n = min(power.shape[1], len(f0))
     frame_db = 10.0 * np.log10(power[:, :n].sum(axis=0) + 1e-20)
