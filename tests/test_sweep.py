@@ -21,7 +21,7 @@ from conftest import (
 )
 
 FAST = [
-    "audio.duration=0.064",
+    "audio.duration=0.256",  # 4096 samples: enough frames for pyin and eval/transfer_score
     "optim.steps=4",
     "snapshots=[0]",
     "runtime.xla=false",

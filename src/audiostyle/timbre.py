@@ -119,6 +119,8 @@ def _harmonic_db(power: np.ndarray, f0: float, rate: int) -> np.ndarray:
             break
         levels[k - 1] = power[edges[k - 1] : edges[k]].sum()
     total = np.nansum(levels)
+    if not total > 0:  # a voiced frame with nothing at its harmonics: nothing to read
+        return np.full(HARMONICS, np.nan)
     return 10.0 * np.log10(np.maximum(levels, 1e-12 * total) / total)
 
 
@@ -138,6 +140,8 @@ def harmonic_profile(x: np.ndarray, rate: int) -> np.ndarray | None:
         return None
     rows = np.array([_harmonic_db(power[:, i], f0[i], rate) for i in frames])
     present = np.isfinite(rows).mean(axis=0) >= 0.5  # a harmonic in most frames
+    if present.sum() < 2:
+        return None
     profile = np.full(HARMONICS, np.nan)
     profile[present] = np.nanmedian(rows[:, present], axis=0)
     return profile
