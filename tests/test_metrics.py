@@ -112,3 +112,4 @@ def test_x_c_itself_scores_one(gain):
     content, style = tone(melody(), STEEP), tone(392.0, FLAT)
     out = evaluate(gain * content, content, style, content, RATE)
     assert out["eval/transfer_score"] == pytest.approx(1.0, abs=0.05)
+    assert out["eval/beats_mix"] == 0.0  # keeping the melody is not enough
