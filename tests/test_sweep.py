@@ -21,7 +21,7 @@ from conftest import (
 )
 
 FAST = [
-    "audio.duration=0.064",
+    "audio.duration=0.256",  # 4096 samples: enough frames for pyin and eval/transfer_score
     "optim.steps=4",
     "snapshots=[0]",
     "runtime.xla=false",
@@ -85,7 +85,7 @@ def test_failing_trial_is_fail_with_its_reason_and_the_sweep_goes_on(tmp_path):
     assert any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
     # without MLflow the sweep's summary is still written
     summary = json.loads((tmp_path / "sweeps" / "failing" / "best.json").read_text())
-    assert summary["objectives"] == ["eval/score"]
+    assert summary["objectives"] == ["eval/transfer_score"]
     assert not (tmp_path / "mlflow.db").exists()
 
 
@@ -101,7 +101,7 @@ def test_a_hopeless_trial_is_pruned(tmp_path):
 def test_multi_objective_sweep_gives_a_pareto_front(tmp_path):
     sweep(tmp_path, "sweep=alpha_lr_pareto", "sweep.n_trials=3")
     summary = json.loads((tmp_path / "sweeps" / "alpha_lr_pareto" / "best.json").read_text())
-    assert summary["objectives"] == ["eval/content_distance", "eval/style_distance"]
+    assert summary["objectives"] == ["eval/pitch/at_content", "eval/timbre/harmonic_distance"]
     assert summary["best"] and all(len(b["values"]) == 2 for b in summary["best"])
     assert (tmp_path / "sweeps" / "alpha_lr_pareto" / "pareto_front.png").exists()
 

@@ -67,7 +67,16 @@ def test_params_metrics_tags_and_status(tracked_run):
         assert sorted(m.step for m in history) == [0, 1, 2, 3], key  # 3: x_G(3), the output
     (last,) = [m for m in client.get_metric_history(r.info.run_id, "loss/total") if m.step == 3]
     assert last.value == pytest.approx(summary["loss/total"])  # the output's loss
-    for key in ("eval/style_distance", "eval/content_distance", "eval/ref_mix/style_distance"):
+    for key in (
+        "eval/style_distance",
+        "eval/content_distance",
+        "eval/ref_mix/style_distance",
+        "eval/pitch/at_content",
+        "eval/ref_mix/pitch/at_content",
+        "eval/beats_mix",
+        "eval/transfer_score",
+        "eval/loss_curve/final_over_initial",
+    ):
         assert r.data.metrics[key] == pytest.approx(summary[key])
 
 

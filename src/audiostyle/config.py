@@ -166,7 +166,7 @@ class DataConfig:
 
 @dataclass
 class MeasureConfig:
-    """Optional measurements (measure.py; need the `eval` extra): which apply to this run."""
+    """Optional measurements (measure.py; speech needs the `eval` extra) that apply to a run."""
 
     pitch: bool = False  # pyin f0 of x_G, x_C, x_S and how often x_G is within 50 cents
     speech: bool = False  # word error rate of x_G and x_C (offline recogniser)
@@ -198,7 +198,7 @@ class SweepConfig:
     n_trials: int = 20  # total over every run of the command and every worker
     n_jobs: int = 1  # trials handed to the Hydra launcher at once
     params: dict[str, str] = field(default_factory=dict)  # key: Hydra sweep syntax
-    objectives: list[str] = field(default_factory=lambda: ["eval/score"])
+    objectives: list[str] = field(default_factory=lambda: ["eval/transfer_score"])
     directions: list[str] = field(default_factory=lambda: ["minimize"])
     sampler: str = "tpe"  # tpe | random | nsga2
     seed: int = 0

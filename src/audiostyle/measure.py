@@ -1,13 +1,14 @@
 """Measurements that show whether a transfer happened, beyond metrics.py's log-mel distances.
 
 - Pitch (`measure.pitch`): pyin f0 tracks of x_G, x_C and x_S; the share of x_G's voiced
-  frames within 50 cents of x_S's f0 (and of x_C's). Tests the paper's claim that x_G matches
-  x_S "quite closely in pitch". Needs librosa (the `eval` extra).
+  frames within 50 cents of x_S's f0 (and of x_C's), framewise. Tests the paper's claim that
+  x_G matches x_S "quite closely in pitch". The tracks are timbre.py's, cached: metrics'
+  default eval/pitch/at_* shares have computed them already.
 - Speech (`measure.speech`): word error rate of x_G and of x_C against x_C's words
   (`measure.transcript`, or the recogniser's reading of x_C), with pocketsphinx's bundled
   English model, offline. Tests "the content is ... still understandable".
-- Loss curve (always): monotonic or not, and the share of the total reduction reached by
-  iteration 50 (the paper reports 99.7%).
+- Loss curve (always): monotonic or not, the final over the initial loss, and the share of the
+  total reduction reached by iteration 50 (the paper reports 99.7%).
 The waveform SNR of x_G against x_S and x_C (copy or transfer) is in metrics.evaluate.
 Missing optional packages skip their measurement with a logged note; the run goes on.
 """
@@ -20,36 +21,9 @@ import re
 import numpy as np
 
 from audiostyle.config import MeasureConfig
+from audiostyle.timbre import f0_track, within_cents
 
 log = logging.getLogger(__name__)
-
-FMIN, FMAX = 50.0, 2000.0  # Hz: low voice to a high flute
-FRAME, HOP = 2048, 256
-CENTS = 50.0
-
-
-def f0_track(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """pyin f0 per frame (Hz, NaN where unvoiced) and the voiced flags."""
-    import librosa
-
-    f0, voiced, _ = librosa.pyin(
-        x.astype(np.float32), fmin=FMIN, fmax=FMAX, sr=rate, frame_length=FRAME, hop_length=HOP
-    )
-    return f0, voiced.astype(bool)
-
-
-def within_cents(
-    f0: np.ndarray, voiced: np.ndarray, ref_f0: np.ndarray, ref_voiced: np.ndarray
-) -> float:
-    """Share of the voiced frames of f0 where ref is voiced too and within 50 cents of it."""
-    n = min(len(f0), len(ref_f0))
-    mine = voiced[:n]
-    if not mine.any():
-        return 0.0
-    both = mine & ref_voiced[:n]
-    cents = np.full(n, np.inf)
-    cents[both] = np.abs(1200.0 * np.log2(f0[:n][both] / ref_f0[:n][both]))
-    return float(np.sum(cents <= CENTS) / np.sum(mine))
 
 
 def pitch_measures(
@@ -70,10 +44,13 @@ def pitch_measures(
 
 
 def loss_curve_facts(total: list[float], at: int = 50) -> dict[str, float]:
-    """1 if the loss never rose, and (L_0 - L_at) / (L_0 - L_last): how soon it fell. `total`
-    holds the loss of every x_G(i), the output's last (the paper: 99.7% by 50 of 100 steps)."""
+    """1 if the loss never rose, L_last / L_0 (how far it fell), and (L_0 - L_at) / (L_0 - L_last):
+    how soon. `total` holds the loss of every x_G(i), the output's last (the paper: 99.7% by 50
+    of 100 steps)."""
     loss = np.asarray(total, dtype=float)
     out = {"eval/loss_curve/monotonic": float(np.all(np.diff(loss) <= 0))}
+    if loss[0] > 0:  # a zero loss (nothing to optimise) has no ratio
+        out["eval/loss_curve/final_over_initial"] = float(loss[-1] / loss[0])
     drop = loss[0] - loss[-1]
     if len(loss) > at + 1 and drop != 0:  # `at` before the output
         out[f"eval/loss_curve/share_of_drop_by_{at}"] = float((loss[0] - loss[at]) / drop)

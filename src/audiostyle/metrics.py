@@ -22,6 +22,9 @@ single-objective sweeps: x_C itself scores 1, and so does, nearly, a copy of x_S
 x_C), about 1 for unrelated clips: 0.93 for the bundled speech and flute); a transfer that moves
 the timbre and keeps the pattern scores below both. The score cannot tell a near-copy of x_S
 from a transfer: `eval/snr_vs_style_db` can (a copy shows a high SNR).
+Log-mel Grams also reward x_S's absolute pitch, so neither d_S nor eval/score tells a transfer
+from a drone (x_S's note over x_C). timbre.py's pitch-invariant measures can: eval/pitch/at_*,
+eval/*harmonic_distance, eval/beats_mix and eval/transfer_score, the sweep objective.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import functools
 
 import numpy as np
 from scipy import signal
+
+from audiostyle import timbre
 
 N_FFT = 1024
 HOP = 256
@@ -95,6 +100,9 @@ def evaluate(
     # move toward x_S) plus content distance. Staying x_C scores 1, copying x_S d_C(x_S, x_C).
     relative_style = out["eval/style_distance"] / max(out["eval/ref_content/style_distance"], 1e-12)
     out["eval/score"] = relative_style + out["eval/content_distance"]
+    out.update(timbre.transfer_measures(generated, content, style, rate))
+    out["eval/beats_mix"] = timbre.beats_mix(out)
+    out["eval/transfer_score"] = timbre.transfer_score(out, out["eval/content_distance"])
     out["eval/dynamic_range_db"] = dynamic_range_db(generated)
     out["eval/ref_content/dynamic_range_db"] = dynamic_range_db(content)
     out["eval/snr_vs_content_db"] = snr_db(generated, content)
