@@ -133,9 +133,7 @@ class MlflowTracker:
         found = self.client.get_experiment_by_name(self.experiment)
         if found is not None:
             if EXPERIMENT_KIND_TAG not in found.tags:  # made before audiostyle set it
-                self.client.set_experiment_tag(
-                    found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
-                )
+                self._tag_experiment_kind(found.experiment_id)
             return found.experiment_id
         location = None
         if self.uri.startswith("sqlite:"):
@@ -151,6 +149,13 @@ class MlflowTracker:
             if found is None:
                 raise
             return found.experiment_id
+
+    def _tag_experiment_kind(self, experiment_id: str) -> None:
+        """A UI hint, not worth failing a run for (a shared server may refuse the write)."""
+        try:
+            self.client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except MlflowException as err:
+            log.warning("could not tag experiment %s: %s", experiment_id, redact(str(err))[:300])
 
     @uninterrupted  # Ctrl-C inside a SQLite write would leave the store locked
     def start(self, run_name: str, params: dict[str, str], tags: dict[str, str]) -> str:
@@ -190,9 +195,14 @@ class MlflowTracker:
 
     @uninterrupted
     def log_inputs(self, datasets: list) -> None:
-        """The run's dataset inputs (mlflow_conventions.clip_input)."""
-        if self.run_id:
+        """The run's dataset inputs (mlflow_conventions.clip_input); a store that refuses them
+        (a server older than MLflow 2.4) is a warning: the run's results do not depend on them."""
+        if not self.run_id:
+            return
+        try:
             self.client.log_inputs(self.run_id, datasets=datasets)
+        except MlflowException as err:
+            log.warning("could not log the run's input clips: %s", redact(str(err))[:300])
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
