@@ -53,7 +53,11 @@ def native_stderr_filtered() -> Iterator[None]:
     """Capture fd 2 for the block; write back what is not start-up noise when it ends. Only
     for short blocks with no progress bar: everything written to stderr waits until the end."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a closed descriptor): nothing to keep quiet
+        yield
+        return
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         try:
