@@ -180,6 +180,7 @@ class RuntimeConfig:
     chunk_seconds: float | None = None  # None: whole clip if it fits memory_gb, else chunks
     memory_gb: float | None = None  # a step's budget; None: half the free memory (CPU only)
     precision: Precision = Precision.float32  # the feature network's dtype (mixed precision)
+    verbose: bool = False  # show TensorFlow's start-up lines (oneDNN, CUDA probing); quiet.py
 
 
 @dataclass
@@ -187,6 +188,9 @@ class TrackingConfig:
     enabled: bool = True
     uri: str | None = None  # None: the embedded store runs/mlflow.db
     experiment: str = "audiostyle"
+    system_metrics_seconds: float = (
+        5.0  # CPU, memory, GPU sampled this often while a run runs; 0: off
+    )
 
 
 @dataclass
@@ -341,6 +345,11 @@ def validate(cfg: Config) -> None:
         f"one frame of the evaluation metrics) and 600 s, got {a.duration}",
     )
     _require(0 < a.peak <= 1, f"audio.peak must be in (0, 1], got {a.peak}")
+    every = cfg.tracking.system_metrics_seconds
+    _require(
+        math.isfinite(every) and every >= 0,
+        f"tracking.system_metrics_seconds must be a number >= 0 (0: off), got {every}",
+    )
     _require(
         a.mu_law != MuLaw.quantized,
         "audio.mu_law=quantized has no gradient (floor); use one of continuous, straight_through, none",

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from omegaconf import OmegaConf
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from audiostyle import clipspec
 from audiostyle.audio import num_samples, write_wav
 from audiostyle.config import Config, Loudness, snapshot_iterations, validate
 from audiostyle.errors import AudioError, NumericalError, StorageError
 from audiostyle.files import atomic_path, check_writable, storage_errors
+from audiostyle.playback import limit_peak
 from audiostyle.redact import redact, redact_files
 
 if TYPE_CHECKING:  # metrics, plots and MLflow load only once the inputs are good (seconds)
@@ -79,6 +81,19 @@ def write_history(
             w.writerow([i, *(history[k][i] for k in keys), *per_layer[i].tolist()])
 
 
+def log_clip_inputs(tracker: MlflowTracker, cfg: Config, inputs: Inputs, run_dir: Path) -> None:
+    """x_C and x_S, as processed (written to inputs/), as the MLflow run's dataset inputs."""
+    from audiostyle.mlflow_conventions import clip_input
+
+    a = cfg.audio
+    clips = ((a.content, "content", inputs.content), (a.style, "style", inputs.style))
+    found = [
+        clip_input(spec, role, wave, a.sample_rate, run_dir / "inputs" / f"{role}.wav")
+        for spec, role, wave in clips
+    ]
+    tracker.log_inputs(found)
+
+
 def snapshot_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "snapshots" / f"iter_{iteration:04d}.wav"
 
@@ -103,6 +118,7 @@ def open_tracker(cfg: Config) -> MlflowTracker | None:
 
 def start_tracked_run(tracker: MlflowTracker, cfg: Config, ctx: RunContext, reporter) -> None:
     """The run's MLflow run, named after its main choices, with every parameter."""
+    from audiostyle.mlflow_conventions import run_tags
     from audiostyle.tracking import git_commit
 
     choices = ctx.choices
@@ -124,6 +140,7 @@ def start_tracked_run(tracker: MlflowTracker, cfg: Config, ctx: RunContext, repo
         "hydra_run_dir": str(ctx.run_dir.resolve()),
         "command": ctx.command,
         **{f"choice.{group}": option for group, option in choices.items()},
+        **run_tags(ctx.command),
     }
     tracker.start(name, run_params(cfg), tags)
     log.info("MLflow run %s (%s) in %s", tracker.run_id, name, redact(tracker.uri))
@@ -179,10 +196,31 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
             start_tracked_run(tracker, cfg, ctx, reporter)
         try:
             with storage_errors():
-                return transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+                summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
         except NumericalError as err:
             keep_last_finite(ctx.run_dir, err, cfg.audio.sample_rate, inputs.paths)
             raise
+    say_where(ctx.run_dir, tracker)
+    return summary
+
+
+def say_where(run_dir: Path, tracker: MlflowTracker | None) -> None:
+    """The run's last lines: what to play, what to read, where to compare."""
+    log.info("listen: %s", (run_dir / "generated.wav").resolve())
+    log.info("report: %s", (run_dir / "report.html").resolve())
+    if tracker is None or tracker.experiment_id is None:
+        return
+    from audiostyle.mlflow_conventions import runs_table_url, ui_command
+
+    command = ui_command(tracker.uri)
+    if command:
+        log.info(
+            "compare runs: %s, then open %s",
+            redact(command),
+            runs_table_url(tracker.uri, tracker.experiment_id),
+        )
+    else:
+        log.info("compare runs: %s", redact(runs_table_url(tracker.uri, tracker.experiment_id)))
 
 
 @contextlib.contextmanager
@@ -267,8 +305,13 @@ def transfer_and_write(
     rate = cfg.audio.sample_rate
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
+    if tracker:
+        log_clip_inputs(tracker, cfg, inputs, run_dir)
 
-    from audiostyle.encoder import build_network  # TensorFlow loads only once inputs are good
+    from audiostyle.quiet import start_tensorflow
+
+    start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
+    from audiostyle.encoder import build_network
     from audiostyle.measure import measure
     from audiostyle.metrics import evaluate
     from audiostyle.report import write_run_report
@@ -302,9 +345,11 @@ def transfer_and_write(
                 tracker.log_metrics(metrics, step=stats.step)
 
     snapshots: dict[int, np.ndarray] = {}  # kept for the pictures: a few clips, not re-read
+    snapshot_gains: dict[str, float] = {}
 
     def on_snapshot(iteration: int, wave: np.ndarray) -> None:
-        write_wav(snapshot_path(run_dir, iteration), wave, rate, inputs.paths)
+        playable, snapshot_gains[str(iteration)] = limit_peak(wave, cfg.audio.peak)
+        write_wav(snapshot_path(run_dir, iteration), playable, rate, inputs.paths)
         snapshots[iteration] = wave
 
     x0 = initial_waveform(cfg, inputs.content, inputs.style)
@@ -314,12 +359,21 @@ def transfer_and_write(
 
     probe_every = cfg.sweep.report_every if reporter else 0
     try:
-        result = run_transfer(
-            cfg, network, inputs.content, inputs.style, on_step, on_snapshot, probe_every, on_probe
-        )
+        with logging_redirect_tqdm():  # log lines print above the bar, not through it
+            result = run_transfer(
+                cfg,
+                network,
+                inputs.content,
+                inputs.style,
+                on_step,
+                on_snapshot,
+                probe_every,
+                on_probe,
+            )
     finally:
         bar.close()
-    out = write_wav(run_dir / "generated.wav", result.output, rate, inputs.paths)
+    playable, gain_db = limit_peak(result.output, cfg.audio.peak)  # metrics: unscaled x_G
+    out = write_wav(run_dir / "generated.wav", playable, rate, inputs.paths)
     write_history(run_dir / "losses.csv", result.history, layers, result.per_layer)
     h, best = result.history, result.output_step
     summary = {
@@ -333,6 +387,7 @@ def transfer_and_write(
         "time/seconds": result.seconds,
         "time/seconds_per_step": float(np.median(h["seconds"])),
         "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once
+        "output/gain_db": gain_db,  # applied to generated.wav (playback.py); 0: as computed
     }
     summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
     summary.update(
@@ -340,6 +395,7 @@ def transfer_and_write(
     )
     kept = snapshot_iterations(cfg)
     about = {"device": result.device, "output": str(out), "snapshots": kept}
+    about["snapshot_gain_db"] = snapshot_gains
     about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
     write_json(run_dir / "summary.json", {**summary, **about})
     write_pictures(run_dir, inputs, result, rate, snapshots)

@@ -27,6 +27,7 @@ from audiostyle.config import TrackingConfig
 from audiostyle.errors import AudiostyleError
 from audiostyle.files import file_lock, sqlite_url
 from audiostyle.interrupts import held, uninterrupted
+from audiostyle.mlflow_conventions import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from audiostyle.redact import redact
 
 log = logging.getLogger(__name__)
@@ -123,27 +124,43 @@ class MlflowTracker:
         self.runs_dir = runs_dir
         self.experiment = experiment
         self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.system_metrics_seconds = cfg.system_metrics_seconds
+        self._monitor = None  # mlflow's SystemMetricsMonitor while the run runs
         self._pending: list[Metric] = []
 
     def _experiment_id(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment)
         if found is not None:
+            if EXPERIMENT_KIND_TAG not in found.tags:  # made before audiostyle set it
+                self._tag_experiment_kind(found.experiment_id)
             return found.experiment_id
         location = None
         if self.uri.startswith("sqlite:"):
             location = (self.runs_dir / "mlartifacts").resolve().as_uri()
         try:
-            return self.client.create_experiment(self.experiment, artifact_location=location)
+            return self.client.create_experiment(
+                self.experiment,
+                artifact_location=location,
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+            )
         except MlflowException:  # another process created it first
             found = self.client.get_experiment_by_name(self.experiment)
             if found is None:
                 raise
             return found.experiment_id
 
+    def _tag_experiment_kind(self, experiment_id: str) -> None:
+        """A UI hint, not worth failing a run for (a shared server may refuse the write)."""
+        try:
+            self.client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except MlflowException as err:
+            log.warning("could not tag experiment %s: %s", experiment_id, redact(str(err))[:300])
+
     @uninterrupted  # Ctrl-C inside a SQLite write would leave the store locked
     def start(self, run_name: str, params: dict[str, str], tags: dict[str, str]) -> str:
         try:
-            exp_id = self._experiment_id()
+            exp_id = self.experiment_id = self._experiment_id()
             run = self.client.create_run(
                 exp_id, run_name=run_name, tags={k: redact(v) for k, v in tags.items()}
             )
@@ -155,7 +172,37 @@ class MlflowTracker:
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
+        self._start_system_metrics()
         return self.run_id
+
+    def _start_system_metrics(self) -> None:
+        """CPU, memory, disk, network (and GPU where MLflow can read it) as system/* metrics,
+        sampled in a thread; tracking.system_metrics_seconds=0 turns it off."""
+        if self.system_metrics_seconds <= 0:
+            return
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # no start banners
+        self._monitor = SystemMetricsMonitor(
+            self.run_id, sampling_interval=self.system_metrics_seconds, tracking_uri=self.uri
+        )
+        self._monitor.start()
+
+    def _stop_system_metrics(self) -> None:
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.finish()  # wakes the thread, then writes its last samples
+
+    @uninterrupted
+    def log_inputs(self, datasets: list) -> None:
+        """The run's dataset inputs (mlflow_conventions.clip_input); a store that refuses them
+        (a server older than MLflow 2.4) is a warning: the run's results do not depend on them."""
+        if not self.run_id:
+            return
+        try:
+            self.client.log_inputs(self.run_id, datasets=datasets)
+        except MlflowException as err:
+            log.warning("could not log the run's input clips: %s", redact(str(err))[:300])
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
@@ -221,4 +268,5 @@ class MlflowTracker:
                 redact(str(err))[:300],
             )
             self._pending.clear()
+        self._stop_system_metrics()
         self.client.set_terminated(self.run_id, status=status)

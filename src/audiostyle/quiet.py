@@ -1,0 +1,91 @@
+"""A quiet start: TensorFlow's native start-up lines are hidden unless asked for.
+
+TensorFlow 2.20 writes some of them (the oneDNN notice, the CUDA stub's "Could not find cuda
+drivers", absl's "All log messages before absl::InitializeLog()") from C++ before its logging
+reads TF_CPP_MIN_LOG_LEVEL, so no environment variable hides them (measured: they print at
+level 3). They are written to file descriptor 2 while TensorFlow loads and probes its devices;
+that descriptor is captured for that moment, the known start-up lines are dropped and every
+other line is written back, so a real warning or error still shows.
+
+Shown when `runtime.verbose=true`, or when TF_CPP_MIN_LOG_LEVEL=0 was set before audiostyle
+was imported (audiostyle/__init__.py sets 2 when it is unset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+import audiostyle
+
+# absl/glog lines: severity, MMDD, time, thread id, file:line]. INFO and WARNING ones while
+# TensorFlow starts are start-up chatter; the ERROR ones listed are a machine without a GPU.
+NATIVE_INFO = re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called"
+    r"|failed call to cuInit"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|computation placer already registered"
+    r"|TF-TRT Warning: Could not find TensorRT"
+    r"|^To enable the following instructions: .* rebuild TensorFlow"
+)
+
+
+def asked_for_startup_lines(verbose: bool) -> bool:
+    """runtime.verbose, or TF_CPP_MIN_LOG_LEVEL=0 set by the user (not by audiostyle)."""
+    return verbose or audiostyle.TF_LOG_LEVEL_FROM_USER == "0"
+
+
+def startup_noise(line: str) -> bool:
+    return bool(NATIVE_INFO.match(line) or STARTUP_NOISE.search(line))
+
+
+def without_startup_noise(text: str) -> str:
+    return "".join(line for line in text.splitlines(True) if not startup_noise(line))
+
+
+@contextlib.contextmanager
+def native_stderr_filtered() -> Iterator[None]:
+    """Capture fd 2 for the block; write back what is not start-up noise when it ends. Only
+    for short blocks with no progress bar: everything written to stderr waits until the end."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a closed descriptor): nothing to keep quiet
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = without_startup_noise(capture.read().decode(errors="replace"))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
+def start_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow and let it probe its devices, quietly unless asked for. TensorFlow
+    prints its start-up lines once per process, so later imports and probes are quiet anyway."""
+    if asked_for_startup_lines(verbose):
+        if audiostyle.TF_LOG_LEVEL_FROM_USER is None and "tensorflow" not in sys.modules:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # read once, when TensorFlow loads
+        probe_devices()
+        return
+    with native_stderr_filtered():
+        probe_devices()
+
+
+def probe_devices() -> None:
+    import tensorflow as tf
+
+    tf.config.list_physical_devices("GPU")  # CUDA's probe (cuInit) happens here, not mid-run

@@ -1,0 +1,221 @@
+"""A real `mlflow server` on loopback, on a store of three tiny runs made by `python run.py`.
+
+Its REST API shows MLflow's conventions (experiment kind, source and note tags, the clips as
+dataset inputs with digests); headless Chromium, from a fresh profile, opens the URL a run prints
+and must see the runs table with the three runs (not the GenAI overview), and a run's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+ALPHAS = ("0.1", "1", "10")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_run(runs_dir: Path, alpha: str) -> str:
+    """One run as a user starts it; returns its stdout."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "run.py",
+            "optim.steps=2",
+            "audio.duration=0.25",
+            "runtime.xla=false",
+            f"alpha={alpha}",
+            f"runs_dir={runs_dir}",
+            "tracking.system_metrics_seconds=1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def wait_healthy(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert server.poll() is None, "mlflow server exited"
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"mlflow server at {base} never became healthy")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(base URL, stdout of each run, runs_dir): three runs, then `mlflow server` on them."""
+    runs_dir = tmp_path_factory.mktemp("ui") / "runs"
+    outputs = [tiny_run(runs_dir, alpha) for alpha in ALPHAS]
+    port = free_port()
+    log = open(runs_dir / "server.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{runs_dir / 'mlflow.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its uvicorn workers go with it
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, server)
+        yield base, outputs, runs_dir
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def api(base: str, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{base}/api/2.0/mlflow/{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def experiment(base: str) -> dict:
+    query = urllib.parse.urlencode({"experiment_name": "audiostyle"})
+    return api(base, f"experiments/get-by-name?{query}")["experiment"]
+
+
+def search(base: str, experiment_id: str, filter_string: str = "") -> list[dict]:
+    body = {"experiment_ids": [experiment_id], "filter": filter_string, "max_results": 100}
+    return api(base, "runs/search", body).get("runs", [])
+
+
+def tags_of(item: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in item.get("tags", [])}
+
+
+def test_the_store_follows_mlflows_conventions(served):
+    base, _, _ = served
+    exp = experiment(base)
+    assert tags_of(exp)["mlflow.experimentKind"] == "custom_model_development"
+    runs = search(base, exp["experiment_id"])
+    assert len(runs) == len(ALPHAS)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    notes = []
+    for r in runs:
+        tags = tags_of(r["data"])
+        assert tags["mlflow.source.name"] == str(ROOT / "run.py")
+        if head.returncode == 0:
+            assert tags["mlflow.source.git.commit"] == head.stdout.strip()
+        notes.append(tags["mlflow.note.content"])
+        metrics = {m["key"] for m in r["data"]["metrics"]}
+        assert "output/gain_db" in metrics and "system/cpu_utilization_percentage" in metrics
+        inputs = r["inputs"]["dataset_inputs"]
+        contexts = {tags_of(i)["mlflow.data.context"]: i["dataset"] for i in inputs}
+        assert contexts["content"]["name"] == "example:speech"
+        assert contexts["style"]["name"] == "example:flute"
+        assert all(re.fullmatch(r"[0-9a-f]{16}", d["digest"]) for d in contexts.values())
+    for alpha in ALPHAS:  # the command line as the description
+        assert (
+            sum("python run.py optim.steps=2 " in n and f" alpha={alpha} " in n for n in notes) == 1
+        )
+    digest = contexts["content"]["digest"]
+    same_clip = search(base, exp["experiment_id"], f"datasets.digest = '{digest}'")
+    assert len(same_clip) == len(ALPHAS)  # runs on the same x_C are found by its digest
+    assert digest != contexts["style"]["digest"]
+
+
+def test_each_run_ends_with_the_runs_table_url_and_the_ui_command(served):
+    base, outputs, runs_dir = served
+    exp_id = experiment(base)["experiment_id"]
+    for out in outputs:
+        last = out.strip().splitlines()[-1]
+        assert last.endswith(
+            f"compare runs: mlflow ui --backend-store-uri sqlite:///{runs_dir.resolve() / 'mlflow.db'}, "
+            f"then open http://127.0.0.1:5000/#/experiments/{exp_id}/runs?workflowType=machine_learning"
+        ), last
+
+
+def page_text(url: str, profile: Path) -> str:
+    """What headless Chromium shows at `url`, from a fresh profile: the page's text."""
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", proc.stdout, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
+def test_the_printed_url_opens_the_runs_table_in_a_fresh_browser(served, tmp_path):
+    base, outputs, _ = served
+    printed = re.search(r"then open (http://\S+)", outputs[-1]).group(1)
+    url = printed.replace("http://127.0.0.1:5000", base)  # the test's server, not the default port
+    text = page_text(url, tmp_path / "fresh-profile")
+    runs = search(base, experiment(base)["experiment_id"])
+    names = [r["info"]["run_name"] for r in runs]
+    assert all(name in text for name in names), text[-3000:]
+    assert f"{len(names)} matching runs" in text, text[-3000:]
+    assert "Token Usage" not in text and "Observability" not in text  # not the GenAI overview
+
+    run_id = runs[0]["info"]["run_id"]
+    exp_id = runs[0]["info"]["experiment_id"]
+    artifacts = (
+        f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts?workflowType=machine_learning"
+    )
+    text = page_text(artifacts, tmp_path / "fresh-profile-2")
+    assert "generated.wav" in text and "report.html" in text, text[-3000:]

@@ -1,0 +1,71 @@
+"""A quiet terminal: TensorFlow's start-up lines only when asked for; the last lines say where
+the outputs are."""
+
+import os
+import re
+import subprocess
+import sys
+
+from audiostyle.quiet import native_stderr_filtered, without_startup_noise
+
+from conftest import ROOT
+
+TINY_RUN = [
+    "run.py",
+    "optim.steps=1",
+    "audio.duration=0.064",
+    "runtime.xla=false",
+    "tracking=none",
+]
+# Lines TensorFlow 2.20 prints at start-up on a CPU machine (and absl's banner before them).
+NATIVE_LINE = re.compile(r"^[IWE]\d{4} ", re.MULTILINE)
+STARTUP = ("oneDNN custom operations", "Could not find cuda drivers", "absl::InitializeLog")
+
+
+def run_py(tmp_path, *overrides: str, env: dict[str, str] | None = None):
+    """python run.py as a user starts it: no TF_CPP_MIN_LOG_LEVEL unless `env` sets one."""
+    base = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, *TINY_RUN, f"runs_dir={tmp_path}", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**base, **(env or {})},
+    )
+
+
+def test_a_run_starts_quietly_and_ends_saying_where_its_files_are(tmp_path):
+    done = run_py(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in STARTUP:
+        assert line not in done.stderr, done.stderr[-3000:]
+    assert not NATIVE_LINE.search(done.stderr), done.stderr[-3000:]
+    assert "transfer: 100%" in done.stderr  # the progress bar is still there
+    last = done.stdout.strip().splitlines()[-2:]
+    (generated,) = tmp_path.glob("*/*/generated.wav")
+    (report,) = tmp_path.glob("*/*/report.html")
+    assert last[0].endswith(f"listen: {generated.resolve()}"), last
+    assert last[1].endswith(f"report: {report.resolve()}"), last
+
+
+def test_the_start_up_lines_show_when_asked_for(tmp_path):
+    for asked in (
+        run_py(tmp_path, "runtime.verbose=true"),
+        run_py(tmp_path, env={"TF_CPP_MIN_LOG_LEVEL": "0"}),
+    ):
+        assert asked.returncode == 0, asked.stderr[-3000:]
+        assert NATIVE_LINE.search(asked.stderr), asked.stderr[-3000:]
+        assert "absl::InitializeLog" in asked.stderr
+        # and the filter that hides them knows each of them
+        assert not NATIVE_LINE.search(without_startup_noise(asked.stderr))
+
+
+def test_other_native_output_during_the_start_still_shows(capfd):
+    with native_stderr_filtered():
+        os.write(2, b"I0000 00:00:1796395919.310522    9387 port.cc:153] oneDNN custom\n")
+        os.write(2, b"E0000 00:00:1796395919.3 9387 disk.cc:1] a real error\n")
+        print("a Python warning", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "oneDNN" not in err
+    assert "a real error" in err and "a Python warning" in err
