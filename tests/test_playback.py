@@ -39,6 +39,8 @@ def test_over_range_output_plays_as_heard_and_the_gain_is_logged(compose_config,
         f"runs_dir={tmp_path}",
         "optim.steps=1",
         "optim.lr=0.5",
+        "optim.schedule=constant",  # the full rate from the first step,
+        "optim.keep_best=false",  # and its x_G(1) as the output
         "snapshots=[0,1]",
         "tracking.system_metrics_seconds=0",
     )
