@@ -2,7 +2,7 @@
 
 Each setting is one real run composed from conf/ (Hydra compose API, tracking off) on top of its
 network's experiment (`experiment=nsynth` or `experiment=spectral`); the table reports the loss
-terms and the evaluation metrics of src/audiostyle/metrics.py.
+terms and the evaluation metrics of src/audiostyle/science/metrics.py.
 Usage: python benchmarks/choose_defaults.py --network nsynth|spectral [--duration 1.0]
        [--steps 100] [--out docs/defaults.json] [--only NAME ...]
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from audiostyle.config import register_configs, to_config
-from audiostyle.runner import RunContext, run
+from audiostyle.config.from_hydra import register_configs, to_config
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

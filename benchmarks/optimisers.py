@@ -18,8 +18,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from audiostyle.config import register_configs, to_config
-from audiostyle.runner import RunContext, run
+from audiostyle.config.from_hydra import register_configs, to_config
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -116,8 +116,8 @@ def timed(call, repeats: int) -> tuple[list[float], list[float]]:
 
 
 def config(overrides: list[str], samples: int, network: str, style_layers: str):
-    from audiostyle.config import register_configs
-    from audiostyle.reproduce import compose_experiment
+    from audiostyle.commands.reproduce import compose_experiment
+    from audiostyle.config.from_hydra import register_configs
 
     register_configs()
     layers = [f"style_layers={style_layers}"] if network == "nsynth" else []
@@ -130,7 +130,7 @@ def stock_conv_network(cfg):
     """The spectral network with its conv as TensorFlow's conv op, as it was."""
     import tensorflow as tf
 
-    from audiostyle.spectral import SpectralNetwork
+    from audiostyle.science.spectral import SpectralNetwork
 
     class StockConv(SpectralNetwork):
         def _conv(self, spec):
@@ -144,12 +144,12 @@ def plain_step(cfg, content: np.ndarray, style: np.ndarray, x0: np.ndarray):
     product's objective (its `distance` and `energy_contour`), none of its optimisations."""
     import tensorflow as tf
 
-    from audiostyle.config import style_weights
-    from audiostyle.encoder import dilation
-    from audiostyle.layers import canonical
-    from audiostyle.mulaw import encoder_input
-    from audiostyle.objective import distance, energy_contour
-    from audiostyle.weights import random_weights
+    from audiostyle.config.schema import style_weights
+    from audiostyle.science.encoder import dilation
+    from audiostyle.science.layers import canonical
+    from audiostyle.science.mulaw import encoder_input
+    from audiostyle.science.objective import distance, energy_contour
+    from audiostyle.science.weights import random_weights
 
     w = random_weights(cfg.encoder.seed)
     conv = tf.nn.convolution
@@ -212,8 +212,8 @@ def measure(
     """One variant in this process: step times and peak memory."""
     import tensorflow as tf
 
-    from audiostyle.encoder import build_network
-    from audiostyle.transfer import (
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.transfer import (
         AdamStep,
         build_chunked,
         build_objective,

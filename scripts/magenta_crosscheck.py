@@ -62,7 +62,7 @@ def magenta_side(out: Path) -> None:
 
 
 def our_side(out: Path) -> None:
-    from audiostyle.encode import main
+    from audiostyle.commands.encode import main
 
     code = main(
         [

@@ -13,8 +13,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
-from audiostyle.cli import with_network_settings
-from audiostyle.config import Config, register_configs, to_config
+from audiostyle.commands.cli import with_network_settings
+from audiostyle.config.from_hydra import register_configs, to_config
+from audiostyle.config.schema import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

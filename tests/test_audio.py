@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from audiostyle.audio import HOP, load_clip, write_wav
+from audiostyle.clips.audio import HOP, load_clip, write_wav
 from audiostyle.errors import AudioError
 
 RATE = 16000

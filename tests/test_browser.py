@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from audiostyle.runner import RunContext, run
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -64,7 +65,7 @@ def browser_probe(page, tmp_path) -> dict:
 
 
 def test_report_and_comparison_play_and_show_in_chromium(compose_config, tmp_path):
-    from audiostyle import compare
+    from audiostyle.commands import compare
 
     ids = []
     for alpha in (1, 10):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.checkpoint import expected_shapes, load_magenta_weights
-from audiostyle.config import MuLaw
-from audiostyle.encoder import NSynthEncoder
+from audiostyle.config.schema import MuLaw
 from audiostyle.errors import CheckpointError
-from audiostyle.mulaw import encoder_input
+from audiostyle.science.checkpoint import expected_shapes, load_magenta_weights
+from audiostyle.science.encoder import NSynthEncoder
+from audiostyle.science.mulaw import encoder_input
 
 from reference import encoder_taps, mu_law_quantized, random_tensors, write_tf1_checkpoint
 
@@ -140,7 +140,7 @@ def test_folder_without_state_file_reads_its_only_checkpoint(tmp_path, raw):
 
 
 def test_validate_refuses_a_missing_checkpoint_before_tensorflow_work(compose_config, tmp_path):
-    from audiostyle.config import validate
+    from audiostyle.config.validation import validate
 
     missing = tmp_path / "wavenet-ckpt" / "model.ckpt-200000"
     with pytest.raises(CheckpointError, match="no checkpoint here"):

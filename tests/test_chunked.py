@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.chunked import ChunkedObjective, chunk_samples
-from audiostyle.config import LossType, MuLaw, Normalize, SpectralConfig, validate
-from audiostyle.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.config.schema import LossType, MuLaw, Normalize, SpectralConfig
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.objective import FrameGramTarget, StyleTransferObjective, gram_sum
-from audiostyle.spectral import SpectralNetwork
-from audiostyle.transfer import run_transfer
-from audiostyle.weights import random_weights
+from audiostyle.science.chunked import ChunkedObjective, chunk_samples
+from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.science.objective import FrameGramTarget, StyleTransferObjective, gram_sum
+from audiostyle.science.spectral import SpectralNetwork
+from audiostyle.science.transfer import run_transfer
+from audiostyle.science.weights import random_weights
 
 
 @pytest.fixture(scope="module")

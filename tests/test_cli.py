@@ -1,4 +1,4 @@
-"""The two commands as a user runs them: `python run.py ...` and `python -m audiostyle.encode`."""
+"""The two commands as a user runs them: `python run.py ...` and `audiostyle-encode`."""
 
 import hashlib
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiostyle import clipspec
+from audiostyle.clips import specs
 
 from conftest import ROOT, TINY, run_cli
 
@@ -86,7 +86,7 @@ def test_encode_writes_the_requested_arrays(tmp_path):
     out = tmp_path / "emb.npz"
     proc = run_cli(
         "-m",
-        "audiostyle.encode",
+        "audiostyle.commands.encode",
         str(clip),
         "--layers",
         "encoding,final_relu,A_1,C_5",
@@ -103,17 +103,19 @@ def test_encode_writes_the_requested_arrays(tmp_path):
 
 def test_encode_takes_the_runs_clip_specs(tmp_path):
     out = tmp_path / "tone.npz"
-    proc = run_cli("-m", "audiostyle.encode", "chord:tone:220,tone:330", "--out", str(out))
+    proc = run_cli("-m", "audiostyle.commands.encode", "chord:tone:220,tone:330", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert np.load(out)["encoding"].shape == (int(clipspec.DEFAULT_SECONDS * 16000) // 512, 16)
-    proc = run_cli("-m", "audiostyle.encode", "tone:9000", "--out", str(out))  # above Nyquist
+    assert np.load(out)["encoding"].shape == (int(specs.DEFAULT_SECONDS * 16000) // 512, 16)
+    proc = run_cli(
+        "-m", "audiostyle.commands.encode", "tone:9000", "--out", str(out)
+    )  # above Nyquist
     assert proc.returncode == 2 and "Nyquist" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_encode_rejects_an_unknown_layer(tmp_path):
     proc = run_cli(
         "-m",
-        "audiostyle.encode",
+        "audiostyle.commands.encode",
         "example:speech",
         "--layers",
         "B_99",
@@ -124,7 +126,7 @@ def test_encode_rejects_an_unknown_layer(tmp_path):
 
 
 def test_bundled_examples_are_real_clips():
-    examples = ROOT / "src" / "audiostyle" / "examples"
+    examples = ROOT / "src" / "audiostyle" / "clips" / "examples"
     for name in ("speech", "flute"):
         data, rate = sf.read(examples / f"{name}.wav")
         assert rate == 16000 and len(data) > 2.5 * rate and np.max(np.abs(data)) > 0.1

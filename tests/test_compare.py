@@ -1,10 +1,10 @@
-"""python -m audiostyle.compare --top K ranks only runs that have the metric."""
+"""audiostyle-compare --top K ranks only runs that have the metric."""
 
 import math
 
 from mlflow.tracking import MlflowClient
 
-from audiostyle import compare
+from audiostyle.commands import compare
 
 
 def test_top_k_skips_runs_without_the_metric(tmp_path, capsys):
@@ -39,4 +39,4 @@ def test_a_missing_store_or_a_folder_as_out_fails_before_any_work(tmp_path, caps
     assert compare.main(["--experiment", "e", "--tracking-uri", uri, "--out", str(folder)]) == 2
     assert "is a folder" in capsys.readouterr().err
     assert compare.main(["--tracking-uri", uri, "--out", str(tmp_path / "c.html")]) == 2
-    assert "audiostyle.compare: error: give run ids" in capsys.readouterr().err
+    assert "audiostyle-compare: error: give run ids" in capsys.readouterr().err

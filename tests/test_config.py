@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiostyle.config import snapshot_iterations, validate
+from audiostyle.config.schema import snapshot_iterations
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.runner import RunContext, run
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
 
 from conftest import PAPER_NOTES, harmonic_note, write_nsynth_folder
 from reference import random_tensors, write_tf1_checkpoint

@@ -1,4 +1,4 @@
-"""Every `python run.py ...` and `python -m audiostyle...` command the docs show, checked as a
+"""Every `python run.py ...` and `audiostyle-...` command the docs show, checked as a
 user would meet it, so that no documented command drifts from the code.
 
 Each command runs in a folder that holds what its placeholders name (a voice file, an NSynth
@@ -13,6 +13,8 @@ import importlib
 import itertools
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +27,11 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow.tracking import MlflowClient
 
-from audiostyle import compare, encode, render_dataset, reproduce
-from audiostyle.cli import with_network_settings
-from audiostyle.config import Config, to_config, validate
+from audiostyle.commands import compare, encode, render_dataset, reproduce
+from audiostyle.commands.cli import with_network_settings
+from audiostyle.config.from_hydra import to_config
+from audiostyle.config.schema import Config
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
 
 from conftest import (
@@ -46,7 +50,9 @@ DOCS = [
     "sweeps/README.md",
     *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")),
 ]
-COMMAND = re.compile(r"python (?:run\.py|-m audiostyle\.\w+)[^`|#]*")
+COMMAND = re.compile(
+    r"(?:python run\.py|audiostyle-(?:encode|compare|reproduce|render-dataset))\b[^`|#]*"
+)
 ERROR_AFTER = re.compile(r"\s*->\s*`audiostyle: error: ([^`]+)`")
 # What a placeholder stands for in the fixture folder; a /path/ or /tmp/ path is made relative.
 PLACEHOLDERS = {"PATH": "path/model.ckpt-200000", "DIR": "data/nsynth-gm", "NAME": "alpha_lr"}
@@ -71,13 +77,15 @@ class Documented:
 
     @property
     def argv(self) -> list[str]:
-        words = shlex.split(self.text)[1:]  # after `python`
-        return [concrete(arg) for arg in words[2 if words[0] == "-m" else 1 :]]
+        words = shlex.split(self.text)
+        return [concrete(arg) for arg in words[2 if words[0] == "python" else 1 :]]
 
     @property
     def module(self) -> str | None:
-        words = self.text.split()
-        return words[2].removeprefix("audiostyle.") if words[1] == "-m" else None
+        command = self.text.split()[0]  # audiostyle-render-dataset: commands.render_dataset
+        return (
+            command.removeprefix("audiostyle-").replace("-", "_") if command != "python" else None
+        )
 
 
 def code_spans(text: str) -> list[tuple[int, str, str]]:
@@ -206,9 +214,7 @@ def check_module(command: Documented) -> None:
         if parsed.soundfont:
             render_dataset.checked_soundfont(Path(parsed.soundfont))
     else:
-        pytest.fail(
-            f"{command.doc}:{command.line}: no check for python -m audiostyle.{command.module}"
-        )
+        pytest.fail(f"{command.doc}:{command.line}: no check for audiostyle-{command.module}")
 
 
 def ids(commands: list[Documented]) -> list[str]:
@@ -219,7 +225,7 @@ def ids(commands: list[Documented]) -> list[str]:
 def test_a_documented_command_composes_and_validates(command, in_workspace, tmp_path, monkeypatch):
     args = command.argv
     if command.module and len(args) == 0:  # a module named in a table: it must be one
-        assert callable(importlib.import_module(f"audiostyle.{command.module}").main)
+        assert callable(importlib.import_module(f"audiostyle.commands.{command.module}").main)
         return
     if command.module == "render_dataset":  # rendered before the dataset exists: a fresh folder
         (tmp_path / "my.sf2").write_bytes((in_workspace / "my.sf2").read_bytes())
@@ -273,12 +279,13 @@ def test_a_documented_run_runs_end_to_end_at_tiny_sizes(command, workspace, tmp_
 
 @pytest.mark.slow
 def test_the_documented_comparison_runs_end_to_end(workspace, tmp_path):
-    """`python -m audiostyle.compare` as documented, on a store holding two tiny runs."""
+    """`audiostyle-compare` as documented, on a store holding two tiny runs."""
     (command,) = {c.text: c for c in COMMANDS if c.module == "compare" and c.argv}.values()
     for alpha in ("0.1", "1"):
         proc = run_cli(str(ROOT / "run.py"), *tiny([f"alpha={alpha}"]), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run_cli("-m", "audiostyle.compare", *command.argv, cwd=tmp_path)
+    script = Path(sys.executable).with_name("audiostyle-compare")  # the installed command
+    proc = subprocess.run([script, *command.argv], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = (tmp_path / "runs" / "compare.html").read_text()
     assert page.count("<audio") >= 2

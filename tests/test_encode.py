@@ -1,6 +1,6 @@
-"""python -m audiostyle.encode: bad output paths fail before any encoding work."""
+"""audiostyle-encode: bad output paths fail before any encoding work."""
 
-from audiostyle.encode import main
+from audiostyle.commands.encode import main
 
 
 def test_out_naming_a_folder_is_a_one_line_error(tmp_path, capsys):

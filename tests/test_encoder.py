@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.checkpoint import weights_from_tensors
-from audiostyle.config import MuLaw
-from audiostyle.encoder import NSynthEncoder, dilation
-from audiostyle.layers import NSYNTH_LAYERS
-from audiostyle.mulaw import encoder_input
-from audiostyle.weights import random_weights
+from audiostyle.config.schema import MuLaw
+from audiostyle.science.checkpoint import weights_from_tensors
+from audiostyle.science.encoder import NSynthEncoder, dilation
+from audiostyle.science.layers import NSYNTH_LAYERS
+from audiostyle.science.mulaw import encoder_input
+from audiostyle.science.weights import random_weights
 
 from reference import encoder_taps, mu_law_quantized, random_tensors
 

@@ -16,7 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle.errors import NumericalError, StorageError
 from audiostyle.files import check_writable
-from audiostyle.runner import RunContext, run
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
 
 from conftest import ROOT, TINY, run_cli
 
@@ -265,9 +266,9 @@ def test_a_nan_loss_stays_the_reported_error_when_the_store_is_locked_at_the_end
 def test_outputs_and_their_mlflow_copies_get_the_mode_a_plain_open_gives(tmp_path, umask):
     """Colleagues and an MLflow server running as another user read the outputs; mkstemp's
     0600 would lock them out."""
-    from audiostyle.config import TrackingConfig
+    from audiostyle.config.schema import TrackingConfig
     from audiostyle.files import atomic_path
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.run.tracking import MlflowTracker
 
     run_dir = tmp_path / "run"
     previous = os.umask(umask)
@@ -302,7 +303,7 @@ def test_an_overflowed_x_g_is_not_kept_and_the_nan_stays_the_error(tmp_path, cap
     import numpy as np
 
     from audiostyle.errors import NumericalError
-    from audiostyle.runner import keep_last_finite
+    from audiostyle.run.outputs import keep_last_finite
 
     err = NumericalError("nan", iteration=7, last_finite=np.array([0.1, np.inf], np.float32))
     keep_last_finite(tmp_path, err, 16000, ())

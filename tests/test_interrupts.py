@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from audiostyle import interrupts
-from audiostyle.config import TrackingConfig
+from audiostyle.config.schema import TrackingConfig
 from audiostyle.interrupts import held, raise_interrupt, uninterrupted
 
 
@@ -117,8 +117,8 @@ def test_other_discarded_errors_are_still_reported(discarded_interrupts_kept, mo
 def test_a_transfer_stops_at_its_first_step_after_a_discarded_ctrl_c(
     discarded_interrupts_kept, compose_config
 ):
-    from audiostyle.encoder import build_network
-    from audiostyle.transfer import run_transfer
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.transfer import run_transfer
 
     cfg = compose_config("optim.steps=3", "snapshots=[0]")
     network = build_network(cfg)  # loading and building: where the garbage collector ran
@@ -144,7 +144,7 @@ def test_without_a_signal_nothing_happens_and_results_pass_through():
 def test_an_interrupt_during_a_tracker_write_leaves_a_usable_store(tmp_path):
     """The failure this guards against: Ctrl-C inside MLflow's SQLite transaction locked the
     store, and ending the run KILLED then failed with 'database is locked'."""
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.run.tracking import MlflowTracker
 
     tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
     tracker.start("run", {"p": "1"}, {"t": "x"})
@@ -170,8 +170,8 @@ def test_an_interrupt_during_a_tracker_write_leaves_a_usable_store(tmp_path):
 def test_an_interrupt_during_the_final_upload_still_ends_the_run(tmp_path, signum, status, final):
     """Ctrl-C or a scheduler's SIGTERM while the run folder uploads: the run ends, not RUNNING,
     the file being uploaded is complete, and the interrupt then takes effect."""
-    from audiostyle.runner import end_tracker
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.run.tracked import end_tracker
+    from audiostyle.run.tracking import MlflowTracker
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

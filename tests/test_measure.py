@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from audiostyle.audio import load_clip
-from audiostyle.measure import (
+from audiostyle.clips.audio import load_clip
+from audiostyle.clips.synth import sine
+from audiostyle.science.measure import (
     f0_track,
     loss_curve_facts,
     pitch_measures,
@@ -12,7 +13,6 @@ from audiostyle.measure import (
     within_cents,
     word_error_rate,
 )
-from audiostyle.synth import sine
 
 
 @pytest.mark.slow  # librosa's pyin compiles with numba on first use: about a minute on 2 cores

@@ -5,13 +5,13 @@ import logging
 import numpy as np
 import pytest
 
-from audiostyle.chunked import chunk_samples, window_samples
-from audiostyle.config import MuLaw
-from audiostyle.encoder import NSynthEncoder, NSynthFeatures, build_network
+from audiostyle.config.schema import MuLaw
 from audiostyle.errors import ConfigError
-from audiostyle.memory import GB, SAFETY, auto_chunk_seconds, budget_bytes, step_bytes
-from audiostyle.transfer import run_transfer
-from audiostyle.weights import random_weights
+from audiostyle.science.chunked import chunk_samples, window_samples
+from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures, build_network
+from audiostyle.science.memory import GB, SAFETY, auto_chunk_seconds, budget_bytes, step_bytes
+from audiostyle.science.transfer import run_transfer
+from audiostyle.science.weights import random_weights
 
 RATE = 16000
 NAMES = ["final_relu", *(f"{k}_{i}" for i in range(1, 31) for k in "AB")]  # relu_both
@@ -48,11 +48,13 @@ def test_a_clip_that_fits_runs_whole_and_a_long_one_in_the_longest_chunks_that_f
 
 def test_a_clip_no_chunk_splits_runs_whole_and_says_why(nsynth, caplog):
     """Under 1 s over a tiny budget: chunks of 1 s would hold the whole clip anyway."""
-    with caplog.at_level(logging.INFO, logger="audiostyle.memory"):
+    with caplog.at_level(logging.INFO, logger="audiostyle.science.memory"):
         assert auto_chunk_seconds(nsynth, NAMES, 12000, RATE, 0.1 * GB) is None
     assert "no chunk length (down to 1 s) splits it: it runs whole" in caplog.text
     assert "chunks" not in caplog.text.replace("no chunk length", "")
-    with caplog.at_level(logging.INFO, logger="audiostyle.memory"):  # 1.5 s: 1 s chunks split it
+    with caplog.at_level(
+        logging.INFO, logger="audiostyle.science.memory"
+    ):  # 1.5 s: 1 s chunks split it
         assert auto_chunk_seconds(nsynth, NAMES, 24000, RATE, 0.1 * GB) == 1.0
 
 
@@ -73,7 +75,7 @@ def test_a_run_over_budget_is_chunked_and_says_so(compose_config, caplog):
     for budget in ("1.35", "100"):
         cfg = compose_config(*layers, *shallow, f"runtime.memory_gb={budget}")
         network = build_network(cfg)
-        with caplog.at_level(logging.INFO, logger="audiostyle.memory"):
+        with caplog.at_level(logging.INFO, logger="audiostyle.science.memory"):
             result = run_transfer(cfg, network, content, style)
         chunks[budget] = result.chunk_samples
         assert np.isfinite(result.history["total"][0])
@@ -82,7 +84,7 @@ def test_a_run_over_budget_is_chunked_and_says_so(compose_config, caplog):
 
 
 def test_a_bad_budget_is_a_config_error(compose_config):
-    from audiostyle.config import validate
+    from audiostyle.config.validation import validate
 
     for bad in ("0", "-1", "nan"):
         with pytest.raises(ConfigError, match="runtime.memory_gb"):

@@ -7,8 +7,8 @@ that this file takes about 20 s on 2 cores.
 import numpy as np
 import pytest
 
-from audiostyle.metrics import evaluate
-from audiostyle.timbre import (
+from audiostyle.science.metrics import evaluate
+from audiostyle.science.timbre import (
     HARMONICS,
     f0_track,
     harmonic_distance,

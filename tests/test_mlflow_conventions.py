@@ -6,8 +6,8 @@ import time
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from audiostyle.config import TrackingConfig
-from audiostyle.mlflow_conventions import (
+from audiostyle.config.schema import TrackingConfig
+from audiostyle.run.mlflow_conventions import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,
     clip_digest,
@@ -16,7 +16,7 @@ from audiostyle.mlflow_conventions import (
     runs_table_url,
     ui_command,
 )
-from audiostyle.tracking import MlflowTracker
+from audiostyle.run.tracking import MlflowTracker
 
 from conftest import ROOT
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from audiostyle.mulaw import MU, compand, expand
+from audiostyle.science.mulaw import MU, compand, expand
 
 
 def slope_of(f, x: np.ndarray) -> np.ndarray:

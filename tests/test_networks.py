@@ -3,10 +3,10 @@ its agreement with the option files in conf/."""
 
 import pytest
 
-from audiostyle.cli import network_choice, with_network_settings
-from audiostyle.config import validate
+from audiostyle.commands.cli import network_choice, with_network_settings
+from audiostyle.config.networks import NETWORKS, network_of_experiment, network_of_option
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.networks import NETWORKS, network_of_experiment, network_of_option
 
 from conftest import CONF
 

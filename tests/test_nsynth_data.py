@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from audiostyle import clipspec
-from audiostyle.config import validate
+from audiostyle.clips import specs
+from audiostyle.clips.nsynth_data import open_dataset
+from audiostyle.clips.synth import sine, tone_sequence
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.nsynth_data import open_dataset
-from audiostyle.synth import sine, tone_sequence
 
 from conftest import PAPER_NOTES, harmonic_note, write_nsynth_folder, write_tfrecord
 
@@ -39,7 +39,7 @@ def test_folder_and_tfrecord_layouts_read_the_same_notes(tmp_path):
             "vocal_acoustic_000-064-075",
         ]
     # an nsynth: spec reads the note through the same path a run uses
-    x = clipspec.load("nsynth:vocal_acoustic_000-060-100", 16000, 4000, None, str(record))
+    x = specs.load("nsynth:vocal_acoustic_000-060-100", 16000, 4000, None, str(record))
     np.testing.assert_allclose(x, NOTES["vocal_acoustic_000-060-100"], atol=1e-7)
 
 
@@ -50,22 +50,22 @@ def test_chord_is_the_aligned_sum_of_its_notes(tmp_path):
 
     sf.write(short, harmonic_note(72, 1000), 16000, subtype="FLOAT")
     spec = f"chord:vocal_acoustic_000-060-100,nsynth:flute_synthetic_002-067-100,{short}"
-    chord = clipspec.load(spec, 16000, None, None, root)
+    chord = specs.load(spec, 16000, None, None, root)
     expected = NOTES["vocal_acoustic_000-060-100"] + NOTES["flute_synthetic_002-067-100"]
     expected[:1000] += harmonic_note(72, 1000)
     np.testing.assert_allclose(chord, expected, atol=1e-6)
-    assert clipspec.input_paths(spec, root)[-1] == short
+    assert specs.input_paths(spec, root)[-1] == short
 
 
 def test_tones_are_sines_and_the_sequence_is_low_silence_high():
-    x = clipspec.load("tone:441", 16000, 16000, None, None)
+    x = specs.load("tone:441", 16000, 16000, None, None)
     assert np.argmax(np.abs(np.fft.rfft(x))) == 441  # 1 Hz bins over one second
     seq = tone_sequence(200.0, 800.0, 48000, 16000)
     low, gap, high = seq[:16000], seq[16000:32000], seq[32000:]
     assert np.argmax(np.abs(np.fft.rfft(low))) == 200
     assert not np.any(gap)
     assert np.argmax(np.abs(np.fft.rfft(high))) == 800
-    np.testing.assert_allclose(clipspec.load("tones:200,800", 16000, 48000, None, None), seq)
+    np.testing.assert_allclose(specs.load("tones:200,800", 16000, 48000, None, None), seq)
     np.testing.assert_allclose(sine(100.0, 160, 16000)[40], 0.5, atol=1e-6)
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.config import InitSource, LossType, MuLaw, Normalize
-from audiostyle.encoder import NSynthEncoder, NSynthFeatures
-from audiostyle.metrics import style_distance
-from audiostyle.objective import (
+from audiostyle.config.schema import InitSource, LossType, MuLaw, Normalize
+from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.science.metrics import style_distance
+from audiostyle.science.objective import (
     FrameGramTarget,
     StyleTransferObjective,
     distance,
@@ -17,8 +17,8 @@ from audiostyle.objective import (
     gram,
     gram_by_frames,
 )
-from audiostyle.transfer import build_objective, run_transfer
-from audiostyle.weights import random_weights
+from audiostyle.science.transfer import build_objective, run_transfer
+from audiostyle.science.weights import random_weights
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_every_domain_starts_at_the_same_waveform(nsynth_config, encoder):
 
 
 def test_init_sources(compose_config):
-    from audiostyle.transfer import initial_waveform
+    from audiostyle.science.transfer import initial_waveform
 
     content, style = tone(440), tone(880)
     for option, base in (
@@ -278,8 +278,8 @@ def assert_frames_match_gram_matrices(
 
 def test_spectral_layers_with_few_frames_go_by_frames_with_the_same_loss_and_gradient():
     """128 filters and 129 bins, 16 frames: both layers under 0.2 frames per channel."""
-    from audiostyle.config import SpectralConfig
-    from audiostyle.spectral import SpectralNetwork
+    from audiostyle.config.schema import SpectralConfig
+    from audiostyle.science.spectral import SpectralNetwork
 
     net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=128, width=5), 0)
     assert_frames_match_gram_matrices(net, "conv", ["conv", "spectrum"], [True, True], seed=6)
@@ -304,8 +304,8 @@ def test_frame_gram_distance_broadcasts_one_style_over_a_batch():
 def test_frames_are_counted_at_x_g_length_not_the_style_clips():
     """A short style clip (16 frames, under 0.2 x 128) against a 4x longer x_C: x_G has 64
     frames, over the break-even, so the Gram matrices are kept."""
-    from audiostyle.config import SpectralConfig
-    from audiostyle.spectral import SpectralNetwork
+    from audiostyle.config.schema import SpectralConfig
+    from audiostyle.science.spectral import SpectralNetwork
 
     net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=128, width=5), 0)
     rng = np.random.default_rng(9)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.config import OptimConfig, Schedule
-from audiostyle.encoder import build_network
+from audiostyle.clips.inputs import load_inputs
+from audiostyle.config.schema import OptimConfig, Schedule
 from audiostyle.errors import ConfigError
-from audiostyle.runner import load_inputs
-from audiostyle.transfer import learning_rate, run_transfer
+from audiostyle.science.encoder import build_network
+from audiostyle.science.transfer import learning_rate, run_transfer
 
 
 def schedule_reference(lr: float, steps: int, warmup: float, final: float) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_keep_best_outputs_the_lowest_loss_iterate(compose_config):
     [("optim.warmup=1", "optim.warmup must be"), ("optim.final_lr=-0.1", "optim.final_lr must be")],
 )
 def test_schedule_values_out_of_range_are_refused(compose_config, option, message):
-    from audiostyle.config import validate
+    from audiostyle.config.validation import validate
 
     with pytest.raises(ConfigError, match=message):
         validate(compose_config(option))

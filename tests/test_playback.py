@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiostyle.playback import limit_peak
-from audiostyle.runner import RunContext, run
+from audiostyle.run.context import RunContext
+from audiostyle.run.playback import limit_peak
+from audiostyle.run.runner import run
 
 
 def test_over_range_audio_is_scaled_down_to_the_target_peak():

@@ -3,12 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-from audiostyle.config import SpectralConfig
-from audiostyle.encoder import NSynthEncoder, build_network
-from audiostyle.metrics import content_distance, style_distance
-from audiostyle.spectral import SpectralNetwork
-from audiostyle.transfer import build_objective, initial_waveform, run_transfer
-from audiostyle.weights import random_weights
+from audiostyle.config.schema import SpectralConfig
+from audiostyle.science.encoder import NSynthEncoder, build_network
+from audiostyle.science.metrics import content_distance, style_distance
+from audiostyle.science.spectral import SpectralNetwork
+from audiostyle.science.transfer import build_objective, initial_waveform, run_transfer
+from audiostyle.science.weights import random_weights
 
 
 def relative(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,7 +76,7 @@ def test_bfloat16_spectral_conv_is_close_and_float32():
 def test_bfloat16_transfer_ends_where_float32_does(compose_config):
     """The stated tolerance (docs/speed.md): a short spectral transfer's evaluation metrics
     within 1% of float32's (measured at the full default: 0.07% and 0.16%)."""
-    from audiostyle.runner import load_inputs
+    from audiostyle.clips.inputs import load_inputs
 
     results = {}
     for precision in ("float32", "bfloat16"):

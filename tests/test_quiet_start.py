@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from audiostyle.quiet import native_stderr_filtered, without_startup_noise
+from audiostyle.run.quiet import native_stderr_filtered, without_startup_noise
 
 from conftest import ROOT
 

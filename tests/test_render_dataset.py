@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiostyle.errors import ConfigError
-from audiostyle.nsynth_data import open_dataset
-from audiostyle.render_dataset import (
+from audiostyle.clips.nsynth_data import open_dataset
+from audiostyle.commands.render_dataset import (
     checked_soundfont,
     find_tools,
     main,
@@ -17,6 +16,7 @@ from audiostyle.render_dataset import (
     one_note_midi,
     parse_program,
 )
+from audiostyle.errors import ConfigError
 
 from conftest import run_cli
 
@@ -46,7 +46,12 @@ def test_missing_soundfont_or_fluidsynth_is_a_clear_error(tmp_path):
         with pytest.raises(ConfigError, match="no SoundFont at .*fluid-soundfont-gm"):
             find_tools(str(tmp_path / "none.sf2"))
     proc = run_cli(
-        "-m", "audiostyle.render_dataset", "--out", str(tmp_path / "d"), "--programs", "kazoo"
+        "-m",
+        "audiostyle.commands.render_dataset",
+        "--out",
+        str(tmp_path / "d"),
+        "--programs",
+        "kazoo",
     )
     assert proc.returncode == 2 and "audiostyle: error: --programs: 'kazoo'" in proc.stderr
 
@@ -56,7 +61,7 @@ def test_render_writes_an_nsynth_folder_the_reader_opens(tmp_path):
     out = tmp_path / "nsynth"
     proc = run_cli(
         "-m",
-        "audiostyle.render_dataset",
+        "audiostyle.commands.render_dataset",
         "--out",
         str(out),
         "--programs",
@@ -79,7 +84,7 @@ def test_render_writes_an_nsynth_folder_the_reader_opens(tmp_path):
         == 48
     )
     assert sf.info(str(out / "audio" / "vocal_synthetic_052-048-100.wav")).subtype == "PCM_16"
-    again = run_cli("-m", "audiostyle.render_dataset", "--out", str(out))
+    again = run_cli("-m", "audiostyle.commands.render_dataset", "--out", str(out))
     assert again.returncode == 2 and "already holds a dataset" in again.stderr
 
 

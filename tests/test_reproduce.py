@@ -9,7 +9,7 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from audiostyle.reproduce import (
+from audiostyle.commands.reproduce import (
     EXPERIMENTS,
     compose_experiment,
     main,
@@ -55,14 +55,14 @@ def test_one_experiment_runs_and_lands_in_the_table(tmp_path):
 def test_reproduction_command_end_to_end_on_a_rendered_dataset(tmp_path):
     data = tmp_path / "nsynth"
     proc = run_cli(
-        "-m", "audiostyle.render_dataset", "--out", str(data),
+        "-m", "audiostyle.commands.render_dataset", "--out", str(data),
         "--programs", "choir,flute", "--pitches", "48,55,60,64,67",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / "out"
     args = ["--data", str(data), "--out", str(out), "--steps", "3", *TINY_RUN]
     proc = run_cli(
-        "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}", timeout=900
+        "-m", "audiostyle.commands.reproduce", *args, f"runs_dir={tmp_path / 'runs'}", timeout=900
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = table_rows((out / "paper_table.md").read_text())
@@ -113,7 +113,13 @@ def test_an_interrupted_reproduction_is_one_line_and_its_run_killed(tmp_path, si
     snapshot = tmp_path / "out" / "pitch_to_chord" / "snapshots" / "iter_0000.wav"
     with open(tmp_path / "stderr.txt", "w") as stderr:  # a file: a full pipe would stall it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "audiostyle.reproduce", *args, f"runs_dir={tmp_path / 'runs'}"],
+            [
+                sys.executable,
+                "-m",
+                "audiostyle.commands.reproduce",
+                *args,
+                f"runs_dir={tmp_path / 'runs'}",
+            ],
             cwd=ROOT,
             stderr=stderr,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **HANG_TRACES},

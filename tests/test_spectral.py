@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.config import ContentLayerConfig, SpectralConfig, validate
+from audiostyle.config.schema import ContentLayerConfig, SpectralConfig
+from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.metrics import style_distance
-from audiostyle.spectral import SpectralNetwork
-from audiostyle.transfer import run_transfer
+from audiostyle.science.metrics import style_distance
+from audiostyle.science.spectral import SpectralNetwork
+from audiostyle.science.transfer import run_transfer
 
 SMALL = SpectralConfig(n_fft=64, hop=16, filters=8, width=3)
 
@@ -94,8 +95,8 @@ def test_layer_names_are_checked_against_the_network(compose_config):
 
 
 def test_short_transfer_lowers_the_loss_and_moves_toward_the_style(compose_config):
-    from audiostyle.encoder import build_network
-    from audiostyle.runner import load_inputs
+    from audiostyle.clips.inputs import load_inputs
+    from audiostyle.science.encoder import build_network
 
     cfg = compose_config(
         "experiment=spectral",
@@ -115,9 +116,9 @@ def test_short_transfer_lowers_the_loss_and_moves_toward_the_style(compose_confi
 
 
 def test_energy_term_is_zero_at_the_content_and_counts_in_the_total(compose_config):
-    from audiostyle.encoder import build_network
-    from audiostyle.objective import energy_contour
-    from audiostyle.transfer import build_objective
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.objective import energy_contour
+    from audiostyle.science.transfer import build_objective
 
     t = np.arange(4096) / 16000
     content = (0.5 * np.sin(2 * np.pi * 220 * t) * (t < 0.128)).astype(np.float32)  # a pause after
@@ -139,7 +140,7 @@ def test_energy_term_is_zero_at_the_content_and_counts_in_the_total(compose_conf
 
 
 def test_dynamic_range_tells_pauses_from_a_drone():
-    from audiostyle.metrics import dynamic_range_db
+    from audiostyle.science.metrics import dynamic_range_db
 
     t = np.arange(32000) / 16000
     speechlike = np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 1.5 * t) > 0)

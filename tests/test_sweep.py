@@ -238,7 +238,7 @@ def test_workers_count_and_ask_one_at_a_time(tmp_path):
     import threading
     import time
 
-    from audiostyle.sweep import study_lock
+    from audiostyle.sweep.storage import study_lock
 
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = optuna.create_study(study_name="lock", storage=url)
@@ -258,7 +258,7 @@ def test_workers_count_and_ask_one_at_a_time(tmp_path):
 
 
 def sweep_settings(tmp_path, **kw):
-    from audiostyle.config import SweepConfig
+    from audiostyle.config.schema import SweepConfig
 
     return SweepConfig(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}", **kw)
 
@@ -272,7 +272,7 @@ SPACE = {
 @pytest.mark.parametrize("sampler", ["tpe", "random", "nsga2"])
 def test_resumed_and_parallel_workers_do_not_repeat_points(tmp_path, sampler):
     """Every process starts from sweep.seed; each trial is seeded by its number as well."""
-    from audiostyle.sweep import load_study
+    from audiostyle.sweep.storage import load_study
 
     def asked(study, n):
         out = []
@@ -295,7 +295,7 @@ def test_an_interval_over_an_int_setting_is_over_ints():
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from audiostyle.errors import ConfigError
-    from audiostyle.sweep import distribution
+    from audiostyle.sweep.sampling import distribution
 
     def parse(line):
         return OverridesParser.create().parse_overrides([line])[0]
@@ -339,7 +339,8 @@ def test_a_trial_has_a_heartbeat_from_the_moment_it_is_asked(tmp_path):
     """A worker that dies before its heartbeat thread starts still leaves a trial to retry."""
     import time
 
-    from audiostyle.sweep import OptunaSweeper, fail_stale_trials, load_study
+    from audiostyle.sweep.storage import fail_stale_trials, load_study
+    from audiostyle.sweep.sweeper import OptunaSweeper
 
     cfg = sweep_settings(tmp_path, n_trials=1, heartbeat_seconds=1)
     study = load_study(cfg, ".")
@@ -353,8 +354,9 @@ def test_a_trial_has_a_heartbeat_from_the_moment_it_is_asked(tmp_path):
 
 def test_without_heartbeats_a_worker_does_not_wait_forever(tmp_path, caplog):
     """A journal file has no heartbeats: a RUNNING trial may belong to a dead worker."""
-    from audiostyle.config import SweepConfig
-    from audiostyle.sweep import OptunaSweeper, load_study
+    from audiostyle.config.schema import SweepConfig
+    from audiostyle.sweep.storage import load_study
+    from audiostyle.sweep.sweeper import OptunaSweeper
 
     url = f"journal://{tmp_path / 'journal.log'}"
     cfg = SweepConfig(study_name="j", storage=url, n_trials=1)
@@ -368,9 +370,10 @@ def test_without_heartbeats_a_worker_does_not_wait_forever(tmp_path, caplog):
 def test_a_deleted_parent_run_is_replaced_on_resume(tmp_path, caplog):
     from pathlib import Path
 
-    from audiostyle.config import TrackingConfig
-    from audiostyle.sweep import load_study, open_parent_run
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.config.schema import TrackingConfig
+    from audiostyle.run.tracking import MlflowTracker
+    from audiostyle.sweep.parent_run import open_parent_run
+    from audiostyle.sweep.storage import load_study
 
     cfg = sweep_settings(tmp_path)
     study = load_study(cfg, ".")
@@ -390,9 +393,9 @@ def test_a_deleted_parent_run_is_replaced_on_resume(tmp_path, caplog):
 
 def test_a_runs_dir_the_studys_sqlite_url_cannot_hold_is_refused(tmp_path):
     """The same '?' and '%' as the MLflow store's (files.sqlite_url), for the Optuna study."""
-    from audiostyle.config import SweepConfig
+    from audiostyle.config.schema import SweepConfig
     from audiostyle.errors import ConfigError
-    from audiostyle.sweep import storage_url
+    from audiostyle.sweep.storage import storage_url
 
     with pytest.raises(ConfigError, match=r"Optuna study's SQLite URL cannot hold"):
         storage_url(SweepConfig(), str(tmp_path / "q?x"))

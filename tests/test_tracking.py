@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 from mlflow.tracking import MlflowClient
 
-from audiostyle.runner import RunContext, run
-from audiostyle.tracking import flatten, redact
+from audiostyle.run.context import RunContext
+from audiostyle.run.runner import run
+from audiostyle.run.tracking import flatten, redact
 
 from conftest import HANG_TRACES, ROOT, ctrl_c_as_in_a_terminal, interrupt
 
@@ -117,7 +118,7 @@ def test_two_runs_do_not_collide(compose_config, tmp_path):
 
 
 def test_failing_run_is_failed_with_the_error(compose_config, tmp_path, monkeypatch):
-    import audiostyle.runner as runner
+    import audiostyle.run.runner as runner
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -183,7 +184,7 @@ def test_flatten_and_redact():
 
 
 def test_two_runs_compared_in_one_page(compose_config, tmp_path):
-    from audiostyle import compare
+    from audiostyle.commands import compare
 
     for alpha in (1, 10):
         cfg = compose_config(
@@ -213,8 +214,8 @@ def test_two_runs_compared_in_one_page(compose_config, tmp_path):
 
 
 def test_hydra_files_are_uploaded_without_url_passwords(tmp_path):
-    from audiostyle.config import TrackingConfig
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.config.schema import TrackingConfig
+    from audiostyle.run.tracking import MlflowTracker
 
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)
@@ -234,9 +235,9 @@ def test_a_store_that_refuses_the_last_metrics_still_gets_the_status(tmp_path, c
     a warning, and the run still ends with its status and error."""
     from mlflow.exceptions import MlflowException
 
-    from audiostyle.config import TrackingConfig
-    from audiostyle.runner import end_tracker
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.config.schema import TrackingConfig
+    from audiostyle.run.tracked import end_tracker
+    from audiostyle.run.tracking import MlflowTracker
 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "losses.csv").write_text("step,total\n0,1.0\n")
@@ -262,9 +263,9 @@ def test_a_store_that_refuses_the_last_metrics_still_gets_the_status(tmp_path, c
 def test_a_store_that_cannot_end_the_run_is_a_warning_not_a_new_error(tmp_path, caplog):
     from mlflow.exceptions import MlflowException
 
-    from audiostyle.config import TrackingConfig
-    from audiostyle.runner import end_tracker
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.config.schema import TrackingConfig
+    from audiostyle.run.tracked import end_tracker
+    from audiostyle.run.tracking import MlflowTracker
 
     (tmp_path / "run").mkdir()
     tracker = MlflowTracker(TrackingConfig(), tmp_path, "exp")
@@ -283,9 +284,9 @@ def test_a_store_that_cannot_end_the_run_is_a_warning_not_a_new_error(tmp_path, 
 def test_a_runs_dir_the_sqlite_url_cannot_hold_is_refused_before_any_write(tmp_path, folder):
     """`?` starts SQLAlchemy's URL options (the store went elsewhere) and `%41` is decoded (it
     failed late); MLflow makes folders from the raw URL, so escaping is no way out."""
-    from audiostyle.config import TrackingConfig
+    from audiostyle.config.schema import TrackingConfig
     from audiostyle.errors import ConfigError
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.run.tracking import MlflowTracker
 
     with pytest.raises(ConfigError, match=r"cannot hold '%' or '\?'; use another runs_dir"):
         MlflowTracker(TrackingConfig(), tmp_path / folder, "exp")
@@ -293,8 +294,8 @@ def test_a_runs_dir_the_sqlite_url_cannot_hold_is_refused_before_any_write(tmp_p
 
 
 def test_a_runs_dir_with_spaces_accents_and_hash_keeps_the_store_inside_it(tmp_path):
-    from audiostyle.config import TrackingConfig
-    from audiostyle.tracking import MlflowTracker
+    from audiostyle.config.schema import TrackingConfig
+    from audiostyle.run.tracking import MlflowTracker
 
     runs_dir = tmp_path / "sp ace ü#h"
     (runs_dir / "run").mkdir(parents=True)

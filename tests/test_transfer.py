@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.encoder import build_network
-from audiostyle.transfer import build_objective, run_transfer
+from audiostyle.science.encoder import build_network
+from audiostyle.science.transfer import build_objective, run_transfer
 
 
 def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compose_config):
@@ -48,7 +48,7 @@ def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compos
 def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
     """x_G(steps) is evaluated, never stepped from: only a step's gradient is checked."""
     from audiostyle.errors import NumericalError
-    from audiostyle.transfer import StepQueue, TransferResult
+    from audiostyle.science.transfer import StepQueue, TransferResult
 
     def outputs(total: float, grad_norm: float):
         zero = tf.constant(0.0)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from filelock import FileLock
 
 from audiostyle.errors import ConfigError, StorageError
 
@@ -110,12 +111,8 @@ def check_output_file(path: Path, option: str, suffix: str) -> None:
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes on one machine (flock on `path`; the kernel frees
-    it if the holder dies)."""
+    """An exclusive lock between processes on one machine (filelock: flock on POSIX, msvcrt on
+    Windows; the system frees it if the holder dies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(path):
+        yield

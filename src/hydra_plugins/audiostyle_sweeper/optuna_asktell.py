@@ -1,5 +1,5 @@
 """Hydra finds sweepers only inside the `hydra_plugins` namespace: this is audiostyle's, a thin
-shim over `audiostyle.sweep.OptunaSweeper` that imports Optuna only when a sweep starts."""
+shim over `audiostyle.sweep.sweeper.OptunaSweeper` that imports Optuna only when a sweep starts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class OptunaAskTellSweeper(Sweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
-        from audiostyle.sweep import OptunaSweeper
+        from audiostyle.sweep.sweeper import OptunaSweeper
 
         self._impl = OptunaSweeper()
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)

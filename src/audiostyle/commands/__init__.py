@@ -1,0 +1,3 @@
+"""The command lines: `audiostyle` (python run.py), `audiostyle-encode`,
+`audiostyle-compare`, `audiostyle-reproduce` and `audiostyle-render-dataset`.
+"""

@@ -1,0 +1,211 @@
+"""One run, end to end: validated config -> clips -> encoder -> transfer -> files and sinks.
+
+The run folder gets the processed inputs, each snapshot, the final x_G, the loss history and a
+summary; tracking (MLflow) listens through the same callbacks. Returns the final figures so a
+sweep trial can use them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from omegaconf import OmegaConf
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from audiostyle.clips.audio import write_wav
+from audiostyle.clips.inputs import Inputs, load_inputs
+from audiostyle.config.schema import Config, snapshot_iterations
+from audiostyle.config.validation import validate
+from audiostyle.errors import NumericalError
+from audiostyle.files import check_writable, storage_errors
+from audiostyle.run.context import RunContext, TrialReporting
+from audiostyle.run.outputs import (
+    keep_last_finite,
+    snapshot_path,
+    write_history,
+    write_json,
+    write_pictures,
+)
+from audiostyle.run.playback import limit_peak
+from audiostyle.run.redact import redact, redact_files
+from audiostyle.run.tracked import (
+    ended_run,
+    log_clip_inputs,
+    open_tracker,
+    run_params,
+    start_tracked_run,
+)
+
+if TYPE_CHECKING:  # metrics, plots and MLflow load only once the inputs are good (seconds)
+    from audiostyle.run.tracking import MlflowTracker
+
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
+    """Run one transfer; every setting is checked before any audio is read."""
+    validate(cfg)
+    log.info("network %s, chosen by %s", cfg.encoder.network.value, ctx.network)
+    inputs = load_inputs(cfg)
+    check_writable(ctx.run_dir, "the run's outputs")
+    if cfg.tracking.enabled and not cfg.tracking.uri:
+        check_writable(Path(cfg.runs_dir), "the MLflow store and its artifacts")
+    with storage_errors():
+        redact_files(ctx.run_dir / ".hydra")
+        config_yaml = redact(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        (ctx.run_dir / "config.yaml").write_text(config_yaml)
+    reporter = ctx.reporter
+    tracker = open_tracker(cfg)
+    with ended_run(tracker, ctx.run_dir):  # from its start: an interrupt after ends it KILLED
+        if tracker is not None:
+            start_tracked_run(tracker, cfg, ctx, reporter)
+        try:
+            with storage_errors():
+                summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+        except NumericalError as err:
+            keep_last_finite(ctx.run_dir, err, cfg.audio.sample_rate, inputs.paths)
+            raise
+    say_where(ctx.run_dir, tracker)
+    return summary
+
+
+def say_where(run_dir: Path, tracker: MlflowTracker | None) -> None:
+    """The run's last lines: what to play, what to read, where to compare."""
+    log.info("listen: %s", (run_dir / "generated.wav").resolve())
+    log.info("report: %s", (run_dir / "report.html").resolve())
+    if tracker is None or tracker.experiment_id is None:
+        return
+    from audiostyle.run.mlflow_conventions import runs_table_url, ui_command
+
+    command = ui_command(tracker.uri)
+    if command:
+        log.info(
+            "compare runs: %s, then open %s",
+            redact(command),
+            runs_table_url(tracker.uri, tracker.experiment_id),
+        )
+    else:
+        log.info("compare runs: %s", redact(runs_table_url(tracker.uri, tracker.experiment_id)))
+
+
+def transfer_and_write(
+    cfg: Config,
+    ctx: RunContext,
+    inputs: Inputs,
+    tracker: MlflowTracker | None,
+    reporter: TrialReporting | None = None,
+) -> dict[str, float]:
+    run_dir = ctx.run_dir
+    rate = cfg.audio.sample_rate
+    write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
+    write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
+    if tracker:
+        log_clip_inputs(tracker, cfg, inputs, run_dir)
+
+    from audiostyle.run.quiet import start_tensorflow
+
+    start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
+    from audiostyle.run.report import write_run_report
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.measure import measure
+    from audiostyle.science.metrics import evaluate
+    from audiostyle.science.transfer import initial_waveform, run_transfer
+
+    network = build_network(cfg)
+    bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)
+    layers = cfg.style_layers.layers
+
+    def on_step(stats) -> None:  # steps 0 .. steps - 1, then x_G(steps)'s loss (no update)
+        if stats.step < cfg.optim.steps:
+            bar.update(1)
+        if stats.step % cfg.runtime.log_every == 0 or stats.step >= cfg.optim.steps - 1:
+            bar.set_postfix(
+                loss=f"{stats.total:.4g}",
+                content=f"{stats.content:.4g}",
+                style=f"{stats.style:.4g}",
+            )
+            if tracker:
+                metrics = {
+                    "loss/total": stats.total,
+                    "loss/content": stats.content,
+                    "loss/style": stats.style,
+                    "loss/energy": stats.energy,
+                    "grad_norm": stats.grad_norm,
+                    "time/step_seconds": stats.seconds,
+                }
+                metrics.update(
+                    {f"style_layer/{n}": float(v) for n, v in zip(layers, stats.per_layer)}
+                )
+                tracker.log_metrics(metrics, step=stats.step)
+
+    snapshots: dict[int, np.ndarray] = {}  # kept for the pictures: a few clips, not re-read
+    snapshot_gains: dict[str, float] = {}
+
+    def on_snapshot(iteration: int, wave: np.ndarray) -> None:
+        playable, snapshot_gains[str(iteration)] = limit_peak(wave, cfg.audio.peak)
+        write_wav(snapshot_path(run_dir, iteration), playable, rate, inputs.paths)
+        snapshots[iteration] = wave
+
+    x0 = initial_waveform(cfg, inputs.content, inputs.style)
+
+    def on_probe(iteration: int, wave: np.ndarray) -> None:
+        reporter.report(iteration, evaluate(wave, inputs.content, inputs.style, x0, rate))
+
+    probe_every = cfg.sweep.report_every if reporter else 0
+    try:
+        with logging_redirect_tqdm():  # log lines print above the bar, not through it
+            result = run_transfer(
+                cfg,
+                network,
+                inputs.content,
+                inputs.style,
+                on_step,
+                on_snapshot,
+                probe_every,
+                on_probe,
+            )
+    finally:
+        bar.close()
+    playable, gain_db = limit_peak(result.output, cfg.audio.peak)  # metrics: unscaled x_G
+    out = write_wav(run_dir / "generated.wav", playable, rate, inputs.paths)
+    write_history(run_dir / "losses.csv", result.history, layers, result.per_layer)
+    h, best = result.history, result.output_step
+    summary = {
+        "loss/total": h["total"][best],  # the output's: x_G(steps), or the best (keep_best)
+        "loss/content": h["content"][best],
+        "loss/style": h["style"][best],
+        "loss/total_initial": h["total"][0],
+        "loss/style_initial": h["style"][0],
+        "loss/total_max": max(h["total"]),
+        "optim/output_step": best,
+        "time/seconds": result.seconds,
+        "time/seconds_per_step": float(np.median(h["seconds"])),
+        "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once
+        "output/gain_db": gain_db,  # applied to generated.wav (playback.py); 0: as computed
+    }
+    summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
+    summary.update(
+        measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
+    )
+    kept = snapshot_iterations(cfg)
+    about = {"device": result.device, "output": str(out), "snapshots": kept}
+    about["snapshot_gain_db"] = snapshot_gains
+    about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
+    write_json(run_dir / "summary.json", {**summary, **about})
+    write_pictures(run_dir, inputs, result, rate, snapshots)
+    params = run_params(cfg)
+    write_run_report(run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, kept)
+    if tracker:
+        import tensorflow as tf
+
+        # loss/* per step are already logged, x_G(steps)'s at step `steps`
+        final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
+        tracker.log_metrics(final, step=cfg.optim.steps)
+        tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
+    log.info("wrote %s (%.1f s on %s)", out, result.seconds, result.device)
+    return summary
