@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import optuna
 import pytest
@@ -409,3 +410,67 @@ def test_plain_values_in_sweep_params_are_checked_before_any_trial(tmp_path):
     )
     assert "seed must be an integer >= 0" in one_line_error(proc)
     assert not (tmp_path / "optuna.db").exists()  # no trial used up
+
+
+def test_a_study_refuses_other_fixed_settings_and_resumes_with_its_own(tmp_path):
+    """The same study with other clips would mix points measured on other audio: refused with
+    the keys that differ; with its own settings it resumes, and its digest is recorded."""
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.n_trials=1")
+    other = run_cli(
+        "run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", "sweep.n_trials=2",
+        "audio.content=tone:220", timeout=600,
+    )  # fmt: skip
+    assert other.returncode == 2
+    (line,) = other.stderr.strip().splitlines()[-1:]
+    assert line.startswith("audiostyle: error: study 'alpha_lr' holds trials of other fixed")
+    assert "audio.content='example:speech' -> 'tone:220'" in line and "sweep.study_name=" in line
+    assert len(trials(tmp_path, "alpha_lr")) == 1  # nothing was asked
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.n_trials=2")
+    study = optuna.load_study(study_name="alpha_lr", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert len(study.trials) == 2 and len(study.user_attrs["fixed_settings_digest"]) == 12
+    assert study.user_attrs["fixed_settings"]["searched"] == ["alpha", "optim.lr"]
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_shows_the_study_and_serves_a_trials_sound(tmp_path):
+    """optuna-dashboard, started on loopback as the README says, on a one-trial sweep: the
+    study is listed and the trial's generated.wav is served from the artifact store."""
+    import socket
+    import time
+    import urllib.request
+
+    sweep(tmp_path, "sweep=alpha_lr", "sweep.n_trials=1")
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.load_study(study_name="alpha_lr", storage=storage)
+    (trial,) = study.trials
+    metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+    (wav,) = [m for m in metas if m.filename == "generated.wav"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = [
+        Path(sys.executable).with_name("optuna-dashboard"), storage, "--host", "127.0.0.1",
+        "--port", str(port), "--artifact-dir", str(tmp_path / "optuna-artifacts"), "--quiet",
+    ]  # fmt: skip
+    server = subprocess.Popen(dashboard, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                listed = json.load(urllib.request.urlopen(f"{base}/api/studies", timeout=5))
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no dashboard"
+                time.sleep(0.5)
+        assert [s["study_name"] for s in listed["study_summaries"]] == ["alpha_lr"]
+        study_id = listed["study_summaries"][0]["study_id"]
+        page = urllib.request.urlopen(f"{base}/dashboard/studies/{study_id}", timeout=10)
+        assert page.status == 200
+        url = f"{base}/artifacts/{study_id}/{trial._trial_id}/{wav.artifact_id}"
+        sound = urllib.request.urlopen(url, timeout=10).read()
+        assert sound[:4] == b"RIFF" and sound[8:12] == b"WAVE"
+        assert sound == (tmp_path / "optuna-artifacts" / wav.artifact_id).read_bytes()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -18,6 +18,8 @@ class TrialReporting(Protocol):
 
     def report(self, step: int, metrics: dict[str, float]) -> None: ...
 
+    def attach(self, files: list[Path]) -> None: ...
+
 
 @dataclass
 class RunContext:

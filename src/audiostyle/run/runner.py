@@ -67,6 +67,10 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         try:
             with storage_errors():
                 summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+                if reporter is not None:  # for optuna-dashboard: the trial's sound and picture
+                    reporter.attach(
+                        [ctx.run_dir / "generated.wav", ctx.run_dir / "spectrograms.png"]
+                    )
         except NumericalError as err:
             keep_last_finite(ctx.run_dir, err, cfg.audio.sample_rate, inputs.paths)
             raise

@@ -41,6 +41,7 @@ from audiostyle.run.redact import redact
 from audiostyle.sweep.outcomes import abandon, end_dead_runs, standing, tell
 from audiostyle.sweep.parent_run import finish_parent_run, open_parent_run, open_tracker
 from audiostyle.sweep.sampling import distribution
+from audiostyle.sweep.settings import check_study_settings, fixed_settings
 from audiostyle.sweep.storage import (
     Heartbeat,
     counted_trials,
@@ -88,11 +89,12 @@ class OptunaSweeper:
         )
         return sweep, str(self.config.runs_dir), tracking
 
-    def _validate_fixed(self, fixed: list[str]) -> None:
+    def _validate_fixed(self, fixed: list[str], searched: list[str]) -> dict[str, object]:
         """Check the settings every trial shares (the command line and sweep.params' plain
         values, composed as a trial composes them), and read its clips, once before the first
         trial: a mistake there would fail every trial and use up sweep.n_trials. Searched keys
-        are checked at their config values; a sampled value is checked by its trial."""
+        are checked at their config values; a sampled value is checked by its trial.
+        Returns the fixed settings that the study's digest records (settings.py)."""
         from audiostyle.clips.inputs import load_inputs
 
         assert self.config is not None and self.hydra_context is not None
@@ -100,12 +102,13 @@ class OptunaSweeper:
         job = OmegaConf.masked_copy(composed, [k for k in composed if k != "hydra"])
         config = to_config(job)
         validate(config)
-        load_inputs(config)  # a missing or unreadable file: types and ranges cannot tell
+        inputs = load_inputs(config)  # a missing or unreadable file: types and ranges cannot tell
+        return fixed_settings(config, searched, (inputs.content, inputs.style))
 
     def _split(
         self, arguments: list[str], cfg: SweepConfig
-    ) -> tuple[list[str], dict[str, BaseDistribution]]:
-        """(fixed overrides, search space). A key given a plain value on the command line is
+    ) -> tuple[list[str], dict[str, BaseDistribution], list[str]]:
+        """(fixed overrides, search space, the searched config keys). A key given a plain value on the command line is
         fixed, not searched, even where sweep.params searches it (the command line wins, as
         everywhere in Hydra; the sampled value used to replace it silently)."""
         assert self.hydra_context is not None and self.config is not None
@@ -133,12 +136,12 @@ class OptunaSweeper:
             raise ConfigError(
                 "the sweep has no search space: set sweep.params or give key=interval(...)"
             )
-        return fixed, space
+        return fixed, space, sorted(searched)
 
     def sweep(self, arguments: list[str]) -> Any:
         cfg, runs_dir, tracking = self._settings()
-        fixed, space = self._split(arguments, cfg)
-        self._validate_fixed(fixed)
+        fixed, space, searched = self._split(arguments, cfg)
+        settings = self._validate_fixed(fixed, searched)
         study = load_study(cfg, runs_dir)
         url = storage_url(cfg, runs_dir)
         log.info("study %r in %s: %d trials requested", cfg.study_name, redact(url), cfg.n_trials)
@@ -150,6 +153,7 @@ class OptunaSweeper:
             )
         tracker = open_tracker(tracking, runs_dir)  # the sweep's own run and dead workers' runs
         with held(), study_lock(study, url):  # one parent run, however many workers start
+            check_study_settings(study, settings)
             open_parent_run(study, cfg, tracker)
         parent = tracker.run_id if tracker else None  # every trial's run is its child
         asked: list[optuna.Trial] = []  # this worker's trials not yet told
