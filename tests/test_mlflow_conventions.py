@@ -6,11 +6,11 @@ import time
 import numpy as np
 from mlflow.tracking import MlflowClient
 
+from audiostyle.clips.inputs import clip_digest
 from audiostyle.config.schema import TrackingConfig
 from audiostyle.run.mlflow_conventions import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,
-    clip_digest,
     note,
     run_tags,
     runs_table_url,

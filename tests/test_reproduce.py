@@ -1,10 +1,12 @@
 """The reproduction command end to end: experiments run, the paper-form table, MLflow."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -78,7 +80,12 @@ def test_reproduction_command_end_to_end_on_a_rendered_dataset(tmp_path):
     summary = next(r for r in found if r.info.run_name.startswith("reproduce-"))
     loss0 = float(rows["pitch_to_chord"][0])
     assert summary.data.metrics["pitch_to_chord/loss_0"] == pytest.approx(loss0, rel=1e-3)
-    assert "paper_table.md" in [a.path for a in client.list_artifacts(summary.info.run_id)]
+    artifacts = [a.path for a in client.list_artifacts(summary.info.run_id)]
+    assert {"paper_table.md", "paper_table.json"} <= set(artifacts)
+    table = json.loads(
+        Path(client.download_artifacts(summary.info.run_id, "paper_table.json")).read_text()
+    )
+    assert [row[0] for row in table["data"]] == list(rows)
 
 
 def test_each_experiment_keeps_the_snapshots_of_the_papers_figures_that_steps_reach():

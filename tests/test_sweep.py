@@ -65,7 +65,12 @@ def test_sweep_completes_resumes_and_tracks_each_trial(tmp_path):
         assert float(child.data.params["alpha"]) == pytest.approx(again[number].params["alpha"])
     assert "best.trial" in parent.data.tags
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"optimization_history.png", "best.json"} <= names
+    assert {"optimization_history.png", "best.json", "trials.json"} <= names
+    table = json.loads(
+        Path(client.download_artifacts(parent.info.run_id, "trials.json")).read_text()
+    )
+    assert table["columns"][:3] == ["trial", "state", "eval/transfer_score"]
+    assert [row[0] for row in table["data"]] == [0, 1, 2]
 
 
 def test_failing_trial_is_fail_with_its_reason_and_the_sweep_goes_on(tmp_path):

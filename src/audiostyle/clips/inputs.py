@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,3 +30,11 @@ def load_inputs(cfg: Config) -> Inputs:
     style = specs.load(a.style, a.sample_rate, n, peak, root)
     paths = specs.input_paths(a.content, root) + specs.input_paths(a.style, root)
     return Inputs(content, style, paths)
+
+
+def clip_digest(wave: np.ndarray, rate: int) -> str:
+    """16 hex digits of SHA-256 over the rate and the float32 samples (MLflow keeps <= 36):
+    runs and sweep studies on the same processed clip carry the same digest."""
+    h = hashlib.sha256(np.int64(rate).tobytes())
+    h.update(np.ascontiguousarray(wave, dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]

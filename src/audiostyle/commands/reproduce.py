@@ -147,6 +147,11 @@ def log_summary(cfg: Config, out: Path, rows, iterations: list[int]) -> None:
             metrics = {f"{name}/loss_{i}": v for i, v in zip(iterations, losses)}
             metrics.update({f"{name}/{k}": v for k, v in summary.items() if k.startswith("eval/")})
             tracker.log_metrics(metrics)
+        tracker.write_table(
+            [{"experiment": name, **{k: v for k, v in s.items() if k.startswith("eval/")}}
+             for name, _, s in rows],
+            table_dir / "paper_table.json",
+        )  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

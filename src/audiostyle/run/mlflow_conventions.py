@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import warnings
@@ -24,6 +23,7 @@ from mlflow.entities import DatasetInput, InputTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 import audiostyle
+from audiostyle.clips.inputs import clip_digest
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
@@ -65,13 +65,6 @@ def run_tags(command: str) -> dict[str, str]:
     if command:
         tags["mlflow.note.content"] = note(command)
     return tags
-
-
-def clip_digest(wave: np.ndarray, rate: int) -> str:
-    """16 hex digits of SHA-256 over the rate and the float32 samples (MLflow keeps <= 36)."""
-    h = hashlib.sha256(np.int64(rate).tobytes())
-    h.update(np.ascontiguousarray(wave, dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
 
 
 def clip_input(spec: str, role: str, wave: np.ndarray, rate: int, path: Path) -> DatasetInput:

@@ -9,6 +9,7 @@ batches so the step loop never waits on the database for long.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from audiostyle.config.schema import TrackingConfig
 from audiostyle.errors import AudiostyleError
-from audiostyle.files import file_lock, sqlite_url
+from audiostyle.files import atomic_path, file_lock, sqlite_url
 from audiostyle.interrupts import held, uninterrupted
 from audiostyle.run.mlflow_conventions import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from audiostyle.run.redact import redact
@@ -222,6 +223,19 @@ class MlflowTracker:
             self.client.log_batch(
                 self.run_id, tags=[RunTag(k, redact(v)[:5000]) for k, v in tags.items()]
             )
+
+    def write_table(self, rows: list[dict[str, object]], path: Path) -> None:
+        """Rows as a table file in MLflow's table format, marked so that the UI's artifact view
+        shows it as a table once the folder holding it is uploaded. Written whole each time
+        (MLflow's log_table would append to a table a resumed sweep logged before)."""
+        if not self.run_id or not rows:
+            return
+        columns = list(rows[0])
+        data = [[row.get(k) for k in columns] for row in rows]
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"columns": columns, "data": data}))
+        logged = [{"path": path.name, "type": "table"}]
+        self.set_tags({"mlflow.loggedArtifacts": json.dumps(logged)})
 
     def log_artifacts(self, run_dir: Path) -> None:
         """Upload the run folder; an interrupt takes effect between items, never inside MLflow's

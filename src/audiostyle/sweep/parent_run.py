@@ -5,6 +5,7 @@ finished with the study's plots and best trial.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from optuna.trial import TrialState
 
 from audiostyle.config.schema import SweepConfig, TrackingConfig
 from audiostyle.interrupts import uninterrupted
+from audiostyle.run.mlflow_conventions import run_tags
 from audiostyle.run.redact import redact
 
 if TYPE_CHECKING:  # MLflow loads only when tracking is on
@@ -54,7 +56,7 @@ def open_parent_run(study: optuna.Study, cfg: SweepConfig, tracker: MlflowTracke
             "sweep.n_trials": str(cfg.n_trials),
             **{f"sweep.params.{k}": v for k, v in cfg.params.items()},
         },
-        {"sweep.study": cfg.study_name, "sweep.role": "parent"},
+        {"sweep.study": cfg.study_name, "sweep.role": "parent", **run_tags(" ".join(sys.argv))},
     )
     study.set_user_attr("mlflow_parent_run_id", run_id)
 
@@ -107,5 +109,17 @@ def finish_parent_run(
     elif complete:
         tracker.set_tags({"pareto.trials": ",".join(str(t.number) for t in study.best_trials)})
     write_study_plots(study, cfg, out)
+    tracker.write_table(trial_rows(study, cfg), out / "trials.json")
     tracker.log_artifacts(out)
     tracker.end("FINISHED")
+
+
+def trial_rows(study: optuna.Study, cfg: SweepConfig) -> list[dict[str, object]]:
+    """One row per trial: number, state, its objectives' values and its parameters."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        values = t.values or [None] * len(cfg.objectives)
+        row: dict[str, object] = {"trial": t.number, "state": t.state.name}
+        row |= dict(zip(cfg.objectives, values))
+        rows.append(row | {k: t.params.get(k) for k in sorted(t.distributions)})
+    return rows

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import optuna
 
+from audiostyle.clips.inputs import clip_digest
 from audiostyle.config.schema import Config
 from audiostyle.errors import ConfigError
 
@@ -36,10 +37,6 @@ def flat(node: object, prefix: str = "") -> dict[str, object]:
     return {prefix[:-1]: node.value if hasattr(node, "value") else node}
 
 
-def clip_digest(wave: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(wave, np.float32).tobytes()).hexdigest()[:16]
-
-
 def fixed_settings(
     config: Config, searched: Iterable[str], clips: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, object]:
@@ -53,7 +50,8 @@ def fixed_settings(
         if k in SEARCH_BOOKKEEPING
         or (k not in searched and not k.startswith(NOT_SETTINGS) and k not in NOT_SETTINGS)
     }
-    kept["clips.content"], kept["clips.style"] = (clip_digest(c) for c in clips)
+    rate = config.audio.sample_rate  # the digests MLflow's dataset inputs carry
+    kept["clips.content"], kept["clips.style"] = (clip_digest(c, rate) for c in clips)
     plain = {
         k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in kept.items()
     }
