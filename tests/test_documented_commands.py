@@ -65,6 +65,7 @@ SKIP = {
 NOT_COMPOSED = {
     "hydra/launcher=joblib": "the scale extra's launcher; tests/test_scale.py runs it",
 }
+HARMONIC_PAIR = ("tmp/c220_k1.wav", "tmp/s330_k2.wav")
 TINY = {"optim.steps": "2", "audio.duration": "0.25", "runtime.xla": "false"}
 
 
@@ -138,7 +139,8 @@ def workspace(tmp_path_factory) -> Path:
     for prefix in ("path/model.ckpt-200000", "path/wavenet-ckpt/model.ckpt-200000"):
         write_tf1_checkpoint(str(ws / prefix), random_tensors(0))
     voice = harmonic_note(57, 16000) + 0.05 * np.sin(np.arange(16000) * 0.3)
-    for name in ("my_voice.flac", "my_voice.wav", "cello.wav", "CLIP.wav"):
+    # tmp/c220_k1.wav, tmp/s330_k2.wav: docs/defaults.md's synthetic harmonic-loss pair
+    for name in ("my_voice.flac", "my_voice.wav", "cello.wav", "CLIP.wav", *HARMONIC_PAIR):
         sf.write(ws / name, voice, 16000)
     (ws / "my.sf2").write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
     (ws / "runs").mkdir()

@@ -106,6 +106,7 @@ class LossConfig:
     type: LossType = LossType.gram
     normalize: Normalize = Normalize.per_layer
     energy_weight: float = 0.0  # weight of the energy-contour term (0: off, as in the paper)
+    harmonic_weight: float = 0.0  # x_S's harmonic profile at x_C's pitch (0: off; harmonic_loss)
 
 
 @dataclass

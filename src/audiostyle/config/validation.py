@@ -41,6 +41,10 @@ def validate(cfg: Config) -> None:
         f"loss.energy_weight must be a finite number >= 0, got {cfg.loss.energy_weight}",
     )
     _require(
+        math.isfinite(cfg.loss.harmonic_weight) and cfg.loss.harmonic_weight >= 0,
+        f"loss.harmonic_weight must be a finite number >= 0, got {cfg.loss.harmonic_weight}",
+    )
+    _require(
         math.isfinite(cfg.alpha) and cfg.alpha >= 0,
         f"alpha must be a finite number >= 0, got {cfg.alpha}",
     )

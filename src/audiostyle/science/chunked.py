@@ -24,6 +24,7 @@ import math
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
+from audiostyle.errors import ConfigError
 from audiostyle.science.objective import (
     ENERGY_FRAME,
     ENERGY_HOP,
@@ -67,6 +68,11 @@ class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
     def __init__(self, objective: StyleTransferObjective, chunk: int):
+        if objective.harmonic_weight > 0:
+            raise ConfigError(
+                "loss.harmonic_weight > 0 needs the whole clip in one step: chunked runs do not "
+                "support it (raise runtime.memory_gb, set runtime.chunk_seconds=null, or shorten)"
+            )
         net = objective.network
         self.objective = objective
         self.network = net

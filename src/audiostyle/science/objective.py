@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
+from audiostyle.science.harmonic_loss import HarmonicLoss
 
 TINY = 1e-12
 ENERGY_FRAME = 1024
@@ -159,6 +160,7 @@ class LossTerms:
     style: tf.Tensor
     per_layer: tf.Tensor  # unweighted style distance of each style layer
     energy: tf.Tensor  # unweighted energy-contour distance (0 when the term is off)
+    harmonic: tf.Tensor | None = None  # unweighted harmonic-profile distance (harmonic_loss.py)
 
 
 class StyleTransferObjective:
@@ -174,6 +176,8 @@ class StyleTransferObjective:
         normalize: Normalize,
         alpha: float,
         energy_weight: float = 0.0,
+        harmonic_weight: float = 0.0,
+        sample_rate: int = 16000,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -184,6 +188,8 @@ class StyleTransferObjective:
         self.alpha = float(alpha)
         self.energy_weight = float(energy_weight)
         self.energy_target: tf.Variable | None = None
+        self.harmonic_weight, self.sample_rate = float(harmonic_weight), sample_rate
+        self.harmonic: HarmonicLoss | None = None  # built by set_targets when its weight is > 0
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
         # alpha 0 (the paper's pitch experiments): the content term weighs nothing, so its layer
         # is not computed (final_relu would mean all 30 blocks for a first-five-layers run)
@@ -224,6 +230,8 @@ class StyleTransferObjective:
         s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
+        if self.harmonic_weight > 0:
+            self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
         scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
         self.style_targets = [self._style_target(s[n], scale) for n in self.style_layers]
 
@@ -274,4 +282,8 @@ class StyleTransferObjective:
         if self.energy_weight > 0:
             energy = tf.reduce_mean(tf.square(energy_contour(wave) - self.energy_target))
             total = total + self.energy_weight * energy
-        return LossTerms(total, content, style, per_layer, energy)
+        harmonic = tf.zeros([])
+        if self.harmonic is not None:
+            harmonic = self.harmonic(wave)
+            total = total + self.harmonic_weight * harmonic
+        return LossTerms(total, content, style, per_layer, energy, harmonic)

@@ -261,6 +261,8 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         normalize=cfg.loss.normalize,
         alpha=cfg.alpha,
         energy_weight=cfg.loss.energy_weight,
+        harmonic_weight=cfg.loss.harmonic_weight,
+        sample_rate=cfg.audio.sample_rate,
     )
 
 

@@ -1,0 +1,93 @@
+"""The harmonic-profile loss term: its TF profile, its value at a known answer, its gradient."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from audiostyle.errors import AudioError
+from audiostyle.science import timbre
+from audiostyle.science.harmonic_loss import HarmonicLoss
+
+RATE = 16000
+
+
+def tone(f0: float, power: float, seconds: float = 1.0) -> np.ndarray:
+    """Harmonics 1..8 of f0 with amplitudes 1/k^power, peak 0.5."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    x = sum(np.sin(2 * np.pi * k * f0 * t) / k**power for k in range(1, 9))
+    return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clips() -> dict[str, np.ndarray]:
+    return {"c": tone(220.0, 1.0), "s": tone(330.0, 2.0), "g": tone(220.0, 2.0)}
+
+
+def test_tf_profile_matches_numpy_reference(clips):
+    """Per frame, the TF band powers give timbre._harmonic_db's dB within 0.5 dB."""
+    x = clips["c"]
+    term = HarmonicLoss(x, clips["s"], RATE)
+    tf_db = term.profiles(tf.constant(x[None, :])).numpy()
+    f0, _ = timbre.f0_track(x, RATE)
+    power = np.abs(librosa.stft(x, n_fft=timbre.FRAME, hop_length=timbre.HOP)) ** 2
+    frames = term.frames.numpy()
+    ref = np.array([timbre._harmonic_db(power[:, i], f0[i], RATE) for i in frames])
+    keep = term.keep.numpy() > 0
+    assert keep.sum() >= 8 * len(frames) // 2 and len(frames) > 20
+    assert np.max(np.abs(tf_db[keep] - ref[keep])) < 0.5
+
+
+def test_loss_is_near_zero_at_the_style_profile_and_large_for_the_content(clips):
+    term = HarmonicLoss(clips["c"], clips["s"], RATE)
+    at_style = float(term(tf.constant(clips["g"][None, :])))
+    at_content = float(term(tf.constant(clips["c"][None, :])))
+    assert at_style < 1.0  # dB^2
+    assert at_content > 50.0 * max(at_style, 0.1)
+
+
+def test_gradient_is_finite_and_nonzero(clips):
+    term = HarmonicLoss(clips["c"], clips["s"], RATE)
+    wave = tf.Variable(clips["c"][None, :])
+    with tf.GradientTape() as tape:
+        loss = term(wave)
+    grad = tape.gradient(loss, wave).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+
+
+def test_unpitched_style_is_refused(clips):
+    silence = np.zeros(RATE, np.float32)  # (pyin hears voiced frames even in white noise)
+    with pytest.raises(AudioError, match="pitched x_S"):
+        HarmonicLoss(clips["c"], silence, RATE)
+
+
+def test_term_counts_in_the_spectral_objective_and_chunks_refuse_it(compose_config, clips):
+    from audiostyle.errors import ConfigError
+    from audiostyle.science.chunked import ChunkedObjective
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.transfer import build_objective
+
+    cfg = compose_config("loss.harmonic_weight=0.5", "encoder.spectral.filters=64")
+    objective = build_objective(cfg, build_network(cfg))
+    objective.set_targets(tf.constant(clips["c"][None]), tf.constant(clips["s"][None]))
+    terms = objective(tf.constant(clips["c"][None]))
+    assert float(terms.harmonic) > 10.0
+    expected = (
+        float(terms.style)
+        + cfg.alpha * float(terms.content)
+        + cfg.loss.energy_weight * float(terms.energy)
+        + 0.5 * float(terms.harmonic)
+    )
+    assert float(terms.total) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ConfigError, match="harmonic_weight"):
+        ChunkedObjective(objective, 4096)
+
+
+def test_negative_weight_is_refused(compose_config):
+    from audiostyle.config.validation import validate
+    from audiostyle.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="harmonic_weight"):
+        validate(compose_config("loss.harmonic_weight=-1"))
