@@ -15,6 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
@@ -23,7 +24,7 @@ from optuna.trial import TrialState
 from audiostyle.errors import ConfigError
 
 from conftest import CONF, ROOT, wait_for_mlflow_run
-from test_sweep import FAST
+from test_sweep import FAST, LONG_TRIALS
 
 SCRIPT = ROOT / "scripts" / "local_cluster.sh"
 N_TRIALS = 6
@@ -82,21 +83,27 @@ def start_worker(env: dict[str, str], runs_dir: Path, *overrides: str) -> subpro
     )
 
 
-def running_trial_of(study_name: str, storage: str, pid: int, seconds: float):
-    """The RUNNING trial that worker `pid` took, waiting up to `seconds` for it."""
+def running_trial_of(study_name: str, url: str, pid: int, seconds: float):
+    """The RUNNING trial that worker `pid` took, waiting up to `seconds` for it. One storage,
+    so one connection pool, for all the polls: a pool per poll exhausts PostgreSQL's clients."""
     deadline = time.time() + seconds
-    while time.time() < deadline:
-        time.sleep(1)
-        try:
-            found = optuna.load_study(study_name=study_name, storage=storage).get_trials()
-        except KeyError:  # no study yet
-            continue
-        for trial in found:
-            if trial.state == TrialState.RUNNING and trial.user_attrs.get("worker", "").endswith(
-                f":{pid}"
-            ):
-                return trial
-    return None
+    storage = None
+    try:
+        while time.time() < deadline:
+            time.sleep(1)
+            try:
+                storage = storage or optuna.storages.RDBStorage(url)
+                found = optuna.load_study(study_name=study_name, storage=storage).get_trials()
+            except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # no study, or tables, yet
+                continue
+            for trial in found:
+                worker = trial.user_attrs.get("worker", "")
+                if trial.state == TrialState.RUNNING and worker.endswith(f":{pid}"):
+                    return trial
+        return None
+    finally:
+        if storage is not None:
+            storage.engine.dispose()
 
 
 @pytest.mark.slow
@@ -110,10 +117,10 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
         f"sweep.n_trials={N_TRIALS}",
         "sweep.pruner=none",
         "sweep.heartbeat_seconds=2",
+        LONG_TRIALS,  # the same for all workers, as the study's settings digest requires
     ]
     began = time.perf_counter()
-    # The victim's trials run far longer than the others', so it is surely mid-trial when killed.
-    victim = start_worker(env, tmp_path / "w0", *common, "optim.steps=100000")
+    victim = start_worker(env, tmp_path / "w0", *common)
     workers = [start_worker(env, tmp_path / f"w{i}", *common) for i in (1, 2)]
     try:
         killed = running_trial_of("scale", storage, victim.pid, seconds=300)
