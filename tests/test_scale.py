@@ -117,7 +117,7 @@ def test_three_workers_share_postgresql_and_an_mlflow_server(cluster, tmp_path):
         f"sweep.n_trials={N_TRIALS}",
         "sweep.pruner=none",
         "sweep.heartbeat_seconds=2",
-        LONG_TRIALS,  # the same for all workers, as the study's settings digest requires
+        *LONG_TRIALS,  # the same for all workers, as the study's settings digest requires
     ]
     began = time.perf_counter()
     victim = start_worker(env, tmp_path / "w0", *common)

@@ -30,10 +30,11 @@ FAST = [
     "sweep.pruner_warmup_steps=0",
     "sweep.pruner_startup_trials=1",
 ]
-# Trials long enough (about 10 s) to be surely mid-trial when a test stops their worker. Every
+# Trials long enough (about 15 s) to be surely mid-trial when a test stops their worker. Every
 # worker of a study, and the command that resumes it, uses them: the study's settings digest
-# refuses a command whose fixed settings differ (sweep/settings.py).
-LONG_TRIALS = "optim.steps=500"
+# refuses a command whose fixed settings differ (sweep/settings.py). Few intermediate values:
+# each one evaluates the objective (pitch tracking and all), about 0.16 s at this clip length.
+LONG_TRIALS = ("optim.steps=300", "sweep.report_every=100")
 
 
 def sweep(tmp_path, *overrides: str):
@@ -171,7 +172,7 @@ def test_an_interrupted_sweep_fails_its_trial_and_resumes(tmp_path):
         "sweep.study_name=stopped",
         "sweep.n_trials=2",
         "sweep.pruner=none",
-        LONG_TRIALS,
+        *LONG_TRIALS,
     ]
     cmd = [sys.executable, "run.py", "-m", *FAST, f"runs_dir={tmp_path}", *common]
     with open(tmp_path / "stderr.txt", "w") as err:
@@ -211,7 +212,7 @@ def test_a_dead_workers_trial_is_failed_and_retried(tmp_path):
         "sweep.n_trials=2",
         "sweep.heartbeat_seconds=1",
         "sweep.pruner=none",
-        LONG_TRIALS,
+        *LONG_TRIALS,
     ]
     slow = [
         sys.executable,
