@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from audiostyle.clips.audio import HOP, load_clip, write_wav
+from audiostyle.clips.audio import HOP, write_wav
+from audiostyle.clips.specs import load
 from audiostyle.errors import AudioError
 
 RATE = 16000
@@ -51,7 +52,7 @@ def test_any_file_is_a_clip_or_a_clear_error(file, n, peak):
         path = Path(tmp) / "clip.wav"
         sf.write(path, data, rate, subtype=subtype)
         try:
-            x = load_clip(str(path), RATE, n, peak)
+            x = load(str(path), RATE, n, peak, None)
         except AudioError as err:
             assert str(path) in str(err)
             event(str(err).split(": ")[1].split(" (")[0])
@@ -70,7 +71,7 @@ def test_stereo_resampled_long_clip_is_mixed_resampled_and_cropped(tmp_path, cap
     path = tmp_path / "long.wav"
     sf.write(path, np.stack([left, right], axis=1), 44100, subtype="PCM_24")
     caplog.set_level("INFO")
-    x = load_clip(str(path), RATE, 2 * HOP, None)
+    x = load(str(path), RATE, 2 * HOP, None, None)
     assert len(x) == 2 * HOP
     mixed = (left + right)[: 2 * HOP * 44100 // RATE] / 2
     assert np.max(np.abs(x)) == pytest.approx(np.max(np.abs(mixed)), rel=0.05)
@@ -84,15 +85,15 @@ def test_reading_only_the_start_resamples_as_the_whole_file_would(tmp_path):
     noise = 0.3 * np.random.default_rng(0).normal(size=44100 * 5)
     path = tmp_path / "long.wav"
     sf.write(path, noise, 44100, subtype="FLOAT")
-    part = load_clip(str(path), RATE, 16 * HOP, None)
-    whole = load_clip(str(path), RATE, None, None)[: 16 * HOP]
+    part = load(str(path), RATE, 16 * HOP, None, None)
+    whole = load(str(path), RATE, None, None, None)[: 16 * HOP]
     np.testing.assert_allclose(part, whole, atol=1e-5)
 
 
 def test_a_clip_shorter_than_one_hop_is_zero_padded(tmp_path):
     path = tmp_path / "short.wav"
     sf.write(path, np.full(100, 0.25), RATE)
-    x = load_clip(str(path), RATE, HOP, 0.5)
+    x = load(str(path), RATE, HOP, 0.5, None)
     assert len(x) == HOP and np.allclose(x[:100], 0.5) and not np.any(x[100:])
 
 
@@ -116,7 +117,7 @@ def test_bad_clips_name_the_file_and_the_reason(tmp_path, make, reason):
     path = tmp_path / "in.wav"
     make(path)
     with pytest.raises(AudioError) as err:
-        load_clip(str(path), RATE, 1024, 0.9)
+        load(str(path), RATE, 1024, 0.9, None)
     assert str(path) in str(err.value) and reason in str(err.value)
 
 
@@ -134,7 +135,7 @@ def test_a_file_without_read_permission_says_so(tmp_path):
             if os.geteuid() == 0:
                 os.setgid(65534)
                 os.setuid(65534)  # nobody
-            load_clip(str(path), RATE, 1024, 0.9)
+            load(str(path), RATE, 1024, 0.9, None)
         except AudioError as err:
             message = str(err)
         except BaseException as err:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audiostyle.clips.audio import load_clip
+from audiostyle.clips.specs import load
 from audiostyle.clips.synth import sine
 from audiostyle.science.measure import (
     f0_track,
@@ -60,7 +60,7 @@ def test_word_error_rate_counts_edits_against_the_reference():
 
 
 def test_recogniser_hears_the_bundled_speech_and_not_a_tone():
-    speech = load_clip("example:speech", 16000, None, 0.9)
+    speech = load("example:speech", 16000, None, 0.9, None)
     heard = transcribe(speech, 16000)
     assert "phone system" in heard, heard  # pocketsphinx's small model: the tail comes through
     assert word_error_rate(transcribe(sine(300.0, 32000, 16000), 16000), heard) >= 0.8

@@ -7,7 +7,6 @@ to a temporary file and renamed, so a crash never leaves half a WAV, and never o
 from __future__ import annotations
 
 import logging
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +19,10 @@ from audiostyle.files import atomic_path
 log = logging.getLogger(__name__)
 
 HOP = 512  # the encoder pools over 512 samples; every clip length is a multiple of it
-EXAMPLE_PREFIX = "example:"
 READ_MARGIN = 1024  # frames read past the needed length: soxr's filter reaches ~250 frames ahead
 # A peak below this (-80 dBFS, three 16-bit steps) is silence or dither: scaled to audio.peak it
 # would be loud noise, and there is nothing in it to style.
 SILENCE = 1e-4
-
-
-def example_names() -> list[str]:
-    files = resources.files("audiostyle.clips") / "examples"
-    return sorted(p.name[:-4] for p in files.iterdir() if p.name.endswith(".wav"))
-
-
-def resolve_clip(spec: str) -> Path:
-    """A clip spec is a path, or `example:NAME` for a clip bundled with the package."""
-    if spec.startswith(EXAMPLE_PREFIX):
-        name = spec[len(EXAMPLE_PREFIX) :]
-        if name not in example_names():
-            raise AudioError(f"{spec}: no bundled example {name!r}; choose from {example_names()}")
-        return Path(str(resources.files("audiostyle.clips") / "examples" / f"{name}.wav"))
-    return Path(spec).expanduser()
 
 
 def read_audio(path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
@@ -105,12 +88,6 @@ def fit_length(x: np.ndarray, n: int, name: str) -> np.ndarray:
         log.info("%s: zero-padded from %d to %d samples", name, len(x), n)
         return np.pad(x, (0, n - len(x)))
     return x
-
-
-def load_clip(spec: str, rate: int, n: int | None, peak: float | None) -> np.ndarray:
-    """One mono clip at `rate`, `n` samples long (None: keep the length), scaled to `peak`."""
-    path = resolve_clip(spec)
-    return finish_clip(read_mono(path, rate, n), n, peak, str(path))
 
 
 def read_mono(path: Path, rate: int, n: int | None) -> np.ndarray:

@@ -17,22 +17,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from audiostyle.clips.audio import finish_clip, read_mono, resample, resolve_clip
+from audiostyle.clips.audio import finish_clip, read_mono, resample
 from audiostyle.clips.nsynth_data import is_note_str, open_dataset
 from audiostyle.clips.synth import sine, stack, tone_sequence
 from audiostyle.errors import AudioError, ConfigError
 
-NSYNTH, TONE, TONES, CHORD = "nsynth:", "tone:", "tones:", "chord:"
+EXAMPLE, NSYNTH, TONE, TONES, CHORD = "example:", "nsynth:", "tone:", "tones:", "chord:"
 DEFAULT_SECONDS = 4.0  # a tone's length when the clip length is not fixed (NSynth's 4 s)
 
 
 @dataclass(frozen=True)
 class ClipSpec:
-    kind: str  # file | nsynth | tone | tones | chord
+    kind: str  # file | example | nsynth | tone | tones | chord
     text: str
     freqs: tuple[float, ...] = ()
     parts: tuple[ClipSpec, ...] = ()
@@ -46,6 +47,20 @@ def _freq(text: str, spec: str) -> float:
     if not (math.isfinite(f) and f > 0):
         raise ConfigError(f"{spec}: {text!r} is not a frequency in Hz (a positive number)")
     return f
+
+
+def example_names() -> list[str]:
+    files = resources.files("audiostyle.clips") / "examples"
+    return sorted(p.name[:-4] for p in files.iterdir() if p.name.endswith(".wav"))
+
+
+def example_path(name: str) -> Path:
+    return Path(str(resources.files("audiostyle.clips") / "examples" / f"{name}.wav"))
+
+
+def file_path(clip: ClipSpec) -> Path:
+    """The file a `file` or `example` spec reads."""
+    return example_path(clip.text) if clip.kind == "example" else Path(clip.text).expanduser()
 
 
 def parse(spec: str, in_chord: bool = False) -> ClipSpec:
@@ -67,6 +82,8 @@ def parse(spec: str, in_chord: bool = False) -> ClipSpec:
         return ClipSpec("tones", spec, freqs=tuple(_freq(t, spec) for t in texts))
     if spec.startswith(TONE):
         return ClipSpec("tone", spec, freqs=(_freq(spec[len(TONE) :], spec),))
+    if spec.startswith(EXAMPLE):
+        return ClipSpec("example", spec[len(EXAMPLE) :])
     if spec.startswith(NSYNTH):
         name = spec[len(NSYNTH) :]
         if not is_note_str(name):
@@ -96,11 +113,11 @@ def check(spec: str, key: str, nsynth_root: str | None, rate: int) -> None:
             raise ConfigError(
                 f"{key}: {spec}: {bad[0]} Hz is at or above Nyquist ({rate / 2:g} Hz)"
             )
-        if leaf.kind == "file":
-            try:
-                resolve_clip(leaf.text)
-            except AudioError as err:  # an unknown example name
-                raise ConfigError(f"{key}: {err}") from None
+        if leaf.kind == "example" and leaf.text not in example_names():
+            raise ConfigError(
+                f"{key}: {EXAMPLE}{leaf.text}: no bundled example {leaf.text!r}; "
+                f"choose from {example_names()}"
+            )
     notes = [leaf.text for leaf in leaves(clip) if leaf.kind == "nsynth"]
     if notes:
         if not nsynth_root:
@@ -112,8 +129,8 @@ def input_paths(spec: str, nsynth_root: str | None) -> tuple[Path, ...]:
     """The files a spec reads: outputs must never be written over them."""
     out: list[Path] = []
     for leaf in leaves(parse(spec)):
-        if leaf.kind == "file":
-            out.append(resolve_clip(leaf.text))
+        if leaf.kind in ("file", "example"):
+            out.append(file_path(leaf))
         elif leaf.kind == "nsynth":
             root = open_dataset(nsynth_root).root
             out.append(root / "audio" / f"{leaf.text}.wav" if root.is_dir() else root)
@@ -132,7 +149,9 @@ def render(clip: ClipSpec, rate: int, n: int | None, nsynth_root: str | None) ->
     if clip.kind == "nsynth":
         x, file_rate = open_dataset(nsynth_root).audio(clip.text)
         return resample(x, file_rate, rate, clip.text)
-    return read_mono(resolve_clip(clip.text), rate, n)
+    if clip.kind == "example" and clip.text not in example_names():
+        raise AudioError(f"{EXAMPLE}{clip.text}: no bundled example; choose from {example_names()}")
+    return read_mono(file_path(clip), rate, n)
 
 
 def load(
