@@ -1,11 +1,15 @@
-"""Shared fixtures: configs composed from conf/ with Hydra's compose API, shrunk for tests."""
+"""Shared fixtures: configs composed from conf/ with Hydra's compose API, shrunk for tests, and
+plain `Config`s for the science, which needs no Hydra."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,59 @@ CONF = ROOT / "conf"
 TINY = ["audio.duration=0.064", "optim.steps=2", "snapshots=[0,2]", "runtime.xla=false"]
 
 register_configs()
+
+# Each network's measured settings (conf/experiment/<network>.yaml) but the number of steps, as
+# plain values for science tests that build a Config without Hydra; test_config checks that,
+# with TINY_SETTINGS, they are exactly what the overlays compose.
+SPECTRAL = {
+    "encoder.network": "spectral",
+    "content_layer.layer": "conv",
+    "style_layers.layers": ["conv"],
+    "loss.normalize": "none",
+    "loss.energy_weight": 1.0,
+    "optim.lr": 0.01,
+    "optim.schedule": "warmup_cosine",
+    "optim.keep_best": True,
+    "alpha": 0.1,
+}
+NSYNTH = {
+    "encoder.network": "nsynth",
+    "content_layer.layer": "final_relu",
+    "style_layers.layers": [f"A_{i}" for i in range(1, 31)],
+    "optim.lr": 0.002,
+    "optim.schedule": "warmup_cosine",
+    "optim.keep_best": True,
+    "alpha": 10.0,
+}
+TINY_SETTINGS = {
+    "audio.duration": 0.064,
+    "optim.steps": 2,
+    "snapshots": [0, 2],
+    "runtime.xla": False,
+    "tracking.enabled": False,
+}
+
+
+def with_setting(node: object, key: str, value: object) -> object:
+    """A copy of a (nested) config dataclass with the dotted `key` set; enum fields take their
+    value's name, as in YAML."""
+    head, _, rest = key.partition(".")
+    current = getattr(node, head)
+    if rest:
+        value = with_setting(current, rest, value)
+    elif isinstance(current, Enum):
+        value = type(current)(value)
+    return dataclasses.replace(node, **{head: value})
+
+
+def plain_config(*settings: Mapping[str, object], tiny: bool = True) -> Config:
+    """A Config from the schema's defaults and dotted settings, without Hydra: later mappings
+    win, and TINY_SETTINGS come first unless tiny=False."""
+    cfg = Config()
+    for mapping in (TINY_SETTINGS, *settings) if tiny else settings:
+        for key, value in mapping.items():
+            cfg = with_setting(cfg, key, value)
+    return cfg
 
 
 def ctrl_c_as_in_a_terminal() -> None:

@@ -14,6 +14,8 @@ from audiostyle.science.spectral import SpectralNetwork
 from audiostyle.science.transfer import run_transfer
 from audiostyle.science.weights import random_weights
 
+from conftest import NSYNTH, plain_config
+
 
 @pytest.fixture(scope="module")
 def nsynth():
@@ -132,27 +134,22 @@ def test_chunk_seconds_must_be_positive(compose_config):
 
 
 @pytest.mark.slow
-def test_all_30_blocks_chunked_match_and_compile(nsynth, compose_config):
+def test_all_30_blocks_chunked_match_and_compile(nsynth):
     """The full receptive field (6141 samples, encoding content), and the XLA-compiled run."""
     layers = ["A_1", "B_10", "A_20", "B_30"]
     whole, chunked = whole_and_chunked(
         nsynth, "encoding", layers, LossType.gram, Normalize.per_layer, 7168, 2048
     )
     assert_same(whole, chunked)
-    cfg = [
-        "experiment=nsynth",
-        "audio.duration=0.448",
-        "optim.steps=3",
-        "snapshots=[0,3]",
-        "runtime.xla=true",
-    ]
+    short = {"audio.duration": 0.448, "optim.steps": 3, "snapshots": [0, 3], "runtime.xla": True}
+    cfg = plain_config(NSYNTH, short)
     content, style, _ = (c.numpy()[0] for c in clips(7168))
-    plain = run_transfer(compose_config(*cfg), nsynth, content, style)
+    plain = run_transfer(cfg, nsynth, content, style)
     split = run_transfer(
-        compose_config(*cfg, "runtime.chunk_seconds=0.128"), nsynth, content, style
+        plain_config(NSYNTH, short, {"runtime.chunk_seconds": 0.128}), nsynth, content, style
     )
     np.testing.assert_allclose(split.history["total"], plain.history["total"], rtol=2e-3)
     # Adam moves each sample by about lr a step whatever its gradient's size, so a sample whose
     # gradient is ~0 may move either way on rounding: compare on average, against lr
-    lr = compose_config(*cfg).optim.lr
+    lr = cfg.optim.lr
     assert np.mean(np.abs(split.output - plain.output)) < 0.05 * lr

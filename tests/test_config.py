@@ -13,7 +13,7 @@ from audiostyle.errors import ConfigError
 from audiostyle.run.context import RunContext
 from audiostyle.run.runner import run
 
-from conftest import PAPER_NOTES, harmonic_note, write_nsynth_folder
+from conftest import NSYNTH, PAPER_NOTES, SPECTRAL, harmonic_note, plain_config, write_nsynth_folder
 from reference import random_tensors, write_tf1_checkpoint
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -161,6 +161,15 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
     assert cfg.optim.steps == 100 and snapshot_iterations(cfg) == [0, 50, 100]
     validate(cfg)
+
+
+@pytest.mark.parametrize(("experiment", "settings"), [("spectral", SPECTRAL), ("nsynth", NSYNTH)])
+def test_plain_configs_of_the_science_tests_are_the_overlays(compose_config, experiment, settings):
+    """Science tests build a plain Config from conftest's settings; each must be exactly what
+    `experiment=NAME` composes, so they test the measured settings, not a drifted copy."""
+    composed = compose_config(f"experiment={experiment}")
+    plain = plain_config(settings, {"runs_dir": composed.runs_dir})
+    assert dataclasses.asdict(plain) == dataclasses.asdict(composed)
 
 
 def test_all_zero_style_weights_are_refused(compose_config):

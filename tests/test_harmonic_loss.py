@@ -11,6 +11,8 @@ from audiostyle.errors import AudioError
 from audiostyle.science import timbre
 from audiostyle.science.harmonic_loss import HarmonicLoss
 
+from conftest import SPECTRAL, plain_config
+
 RATE = 16000
 
 
@@ -63,13 +65,13 @@ def test_unpitched_style_is_refused(clips):
         HarmonicLoss(clips["c"], silence, RATE)
 
 
-def test_term_counts_in_the_spectral_objective_and_chunks_refuse_it(compose_config, clips):
+def test_term_counts_in_the_spectral_objective_and_chunks_refuse_it(clips):
     from audiostyle.errors import ConfigError
     from audiostyle.science.chunked import ChunkedObjective
     from audiostyle.science.encoder import build_network
     from audiostyle.science.transfer import build_objective
 
-    cfg = compose_config("loss.harmonic_weight=0.5", "encoder.spectral.filters=64")
+    cfg = plain_config(SPECTRAL, {"loss.harmonic_weight": 0.5, "encoder.spectral.filters": 64})
     objective = build_objective(cfg, build_network(cfg))
     objective.set_targets(tf.constant(clips["c"][None]), tf.constant(clips["s"][None]))
     terms = objective(tf.constant(clips["c"][None]))

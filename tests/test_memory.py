@@ -13,6 +13,8 @@ from audiostyle.science.memory import GB, SAFETY, auto_chunk_seconds, budget_byt
 from audiostyle.science.transfer import run_transfer
 from audiostyle.science.weights import random_weights
 
+from conftest import NSYNTH, plain_config
+
 RATE = 16000
 NAMES = ["final_relu", *(f"{k}_{i}" for i in range(1, 31) for k in "AB")]  # relu_both
 
@@ -65,15 +67,19 @@ def test_no_budget_known_means_the_whole_clip(nsynth):
     assert free is None or 0 < free < 1e15  # half of what /proc/meminfo says is available
 
 
-def test_a_run_over_budget_is_chunked_and_says_so(compose_config, caplog):
+def test_a_run_over_budget_is_chunked_and_says_so(caplog):
     """End to end through run_transfer: 2 s on a shallow NSynth, a budget only chunks fit."""
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, 2 * RATE))).astype(np.float32)
-    layers = ["audio.duration=2", "optim.steps=1", "snapshots=[0]", "experiment=nsynth"]
-    shallow = ["content_layer.layer=A_3", "style_layers=first5"]
+    short = {"audio.duration": 2.0, "optim.steps": 1, "snapshots": [0]}
+    first5 = {
+        "style_layers.layers": ["A_1", "B_1", "A_2", "B_2", "A_3"],
+        "style_layers.weights": None,
+    }
+    shallow = {"content_layer.layer": "A_3", **first5}
     chunks = {}
     for budget in ("1.35", "100"):
-        cfg = compose_config(*layers, *shallow, f"runtime.memory_gb={budget}")
+        cfg = plain_config(NSYNTH, short, shallow, {"runtime.memory_gb": float(budget)})
         network = build_network(cfg)
         with caplog.at_level(logging.INFO, logger="audiostyle.science.memory"):
             result = run_transfer(cfg, network, content, style)

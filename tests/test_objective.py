@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.config.schema import InitSource, LossType, MuLaw, Normalize
+from audiostyle.config.schema import Config, InitSource, LossType, MuLaw, Normalize
 from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
 from audiostyle.science.metrics import style_distance
 from audiostyle.science.objective import (
@@ -20,11 +20,17 @@ from audiostyle.science.objective import (
 from audiostyle.science.transfer import build_objective, run_transfer
 from audiostyle.science.weights import random_weights
 
+from conftest import NSYNTH, plain_config
 
-@pytest.fixture
-def nsynth_config(compose_config):
-    """Configs for the NSynth network (the default network is the spectral one)."""
-    return lambda *overrides: compose_config("experiment=nsynth", *overrides)
+FIRST5 = {
+    "style_layers.layers": ["A_1", "B_1", "A_2", "B_2", "A_3"],
+    "style_layers.weights": [0.2] * 5,
+}
+
+
+def nsynth_config(*settings: dict) -> Config:
+    """A plain Config for the NSynth network with its measured settings, tiny, and `settings`."""
+    return plain_config(NSYNTH, *settings)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +55,14 @@ def test_per_layer_normalisation_is_relative_squared_error():
     assert float(distance(x, t, Normalize.none)) == pytest.approx((9 + 4) / 2)
 
 
-def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(nsynth_config, encoder):
+def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(encoder):
     core = tone(660, 1024)
     style = np.concatenate([np.zeros(512), core, np.zeros(1024)]).astype(np.float32)
     shifted = np.concatenate([np.zeros(1024), core, np.zeros(512)]).astype(np.float32)
     probe = tf.constant(style[None])  # x_G = x_S: any loss against x_S itself is zero
     losses = {}
     for loss in ("gram", "l2"):
-        cfg = nsynth_config(f"loss={loss}", "style_layers=first5", "alpha=0")
+        cfg = nsynth_config({"loss.type": loss, "alpha": 0.0}, FIRST5)
         objective = build_objective(cfg, encoder)
         objective.set_targets(probe, tf.constant(shifted[None]))
         losses[loss] = float(objective(probe).style)
@@ -64,25 +70,18 @@ def test_gram_ignores_a_time_shift_of_the_style_clip_and_l2_does_not(nsynth_conf
     assert losses["l2"] > 0.1  # activations no longer line up in time
 
 
-def test_loss_falls_over_a_few_adam_steps(nsynth_config, encoder):
-    cfg = nsynth_config(
-        "optim.steps=6", "snapshots=[]", "style_layers=first5", "init=noise", "optim.lr=0.005"
-    )
+def test_loss_falls_over_a_few_adam_steps(encoder):
+    noise = {"init.source": "noise", "init.scale": 0.01}
+    cfg = nsynth_config({"optim.steps": 6, "snapshots": [], "optim.lr": 0.005}, FIRST5, noise)
     result = run_transfer(cfg, encoder, tone(440), tone(880))
     total = result.history["total"]
     assert len(total) == 7  # x_G(0) .. x_G(6), the output
     assert total[-1] < 0.7 * total[0]
 
 
-def test_l2_on_early_layers_from_content_moves_toward_the_style(nsynth_config, encoder):
-    cfg = nsynth_config(
-        "loss=l2",
-        "style_layers=first5",
-        "alpha=0",
-        "optim.steps=25",
-        "optim.lr=0.01",
-        "snapshots=[]",
-    )
+def test_l2_on_early_layers_from_content_moves_toward_the_style(encoder):
+    l2 = {"loss.type": "l2", "alpha": 0.0, "optim.steps": 25, "optim.lr": 0.01, "snapshots": []}
+    cfg = nsynth_config(l2, FIRST5)
     content, style = tone(300), tone(1200)
     result = run_transfer(cfg, encoder, content, style)
     before = np.linalg.norm(content - style)
@@ -91,8 +90,8 @@ def test_l2_on_early_layers_from_content_moves_toward_the_style(nsynth_config, e
     assert style_distance(result.output, style, 16000) < style_distance(content, style, 16000)
 
 
-def test_snapshots_are_the_iterates(nsynth_config, encoder):
-    cfg = nsynth_config("optim.steps=3", "snapshots=[0,3]", "optim.keep_best=false")
+def test_snapshots_are_the_iterates(encoder):
+    cfg = nsynth_config({"optim.steps": 3, "snapshots": [0, 3], "optim.keep_best": False})
     seen = {}
     result = run_transfer(
         cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: seen.setdefault(i, w)
@@ -102,10 +101,10 @@ def test_snapshots_are_the_iterates(nsynth_config, encoder):
     np.testing.assert_array_equal(seen[3], result.output)
 
 
-def test_every_domain_starts_at_the_same_waveform(nsynth_config, encoder):
+def test_every_domain_starts_at_the_same_waveform(encoder):
     outs = []
     for domain in ("waveform", "mu_law", "mu_law_units"):
-        cfg = nsynth_config(f"optim.domain={domain}", "optim.steps=1", "snapshots=[0]")
+        cfg = nsynth_config({"optim.domain": domain, "optim.steps": 1, "snapshots": [0]})
         run_transfer(cfg, encoder, tone(440), tone(880), on_snapshot=lambda i, w: outs.append(w))
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
     np.testing.assert_allclose(outs[0], outs[2], atol=1e-5)

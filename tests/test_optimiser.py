@@ -13,6 +13,8 @@ from audiostyle.errors import ConfigError
 from audiostyle.science.encoder import build_network
 from audiostyle.science.transfer import learning_rate, run_transfer
 
+from conftest import SPECTRAL, plain_config
+
 
 def schedule_reference(lr: float, steps: int, warmup: float, final: float) -> np.ndarray:
     """Linear warm-up over round(warmup * steps) updates, then cosine from lr to final * lr."""
@@ -45,14 +47,15 @@ def test_the_constant_schedule_is_the_learning_rate():
     assert float(learning_rate(optim, tf.constant(5.0))) == pytest.approx(0.003)
 
 
-def test_keep_best_outputs_the_lowest_loss_iterate(compose_config):
+def test_keep_best_outputs_the_lowest_loss_iterate():
     """A learning rate far too high makes the loss climb after the start: the output is then
     the snapshot of the lowest-loss iteration, not the last one."""
     steps = 6
-    cfg = compose_config(
-        f"optim.steps={steps}", "optim.lr=0.5", "optim.keep_best=true",
-        f"snapshots=[{','.join(map(str, range(steps + 1)))}]",
-    )  # fmt: skip
+    cfg = plain_config(
+        SPECTRAL,
+        {"optim.steps": steps, "optim.lr": 0.5, "optim.keep_best": True},
+        {"snapshots": list(range(steps + 1))},
+    )
     rng = np.random.default_rng(1)
     content, style = (0.3 * rng.normal(size=(2, 1024))).astype(np.float32)
     waves = {}

@@ -10,6 +10,8 @@ from audiostyle.science.spectral import SpectralNetwork
 from audiostyle.science.transfer import build_objective, initial_waveform, run_transfer
 from audiostyle.science.weights import random_weights
 
+from conftest import NSYNTH, SPECTRAL, plain_config
+
 
 def relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
@@ -33,17 +35,16 @@ def test_bfloat16_encoder_rounds_its_convs_and_returns_float32_taps():
     assert relative(low["encoding"].numpy(), exact["encoding"].numpy()) < 0.03
 
 
-def test_bfloat16_gram_taps_give_float32_grams_and_a_close_gradient(compose_config):
+def test_bfloat16_gram_taps_give_float32_grams_and_a_close_gradient():
     """Style-only NSynth loss (alpha 0, the layers a Gram run taps in the stack)."""
     rng = np.random.default_rng(1)
     content, style = (0.3 * rng.normal(size=(2, 2048))).astype(np.float32)
     grads, losses = {}, {}
     for precision in ("float32", "bfloat16"):
-        cfg = compose_config(
-            "experiment=nsynth",
-            "style_layers=relu_both",
-            "alpha=0",
-            f"runtime.precision={precision}",
+        relu_both = [f"{kind}_{i}" for i in range(1, 31) for kind in "AB"]
+        cfg = plain_config(
+            NSYNTH,
+            {"style_layers.layers": relu_both, "alpha": 0.0, "runtime.precision": precision},
         )
         objective = build_objective(cfg, build_network(cfg))
         objective.set_targets(tf.constant(content[None]), tf.constant(style[None]))
@@ -73,20 +74,17 @@ def test_bfloat16_spectral_conv_is_close_and_float32():
     assert 1e-4 < relative(low.numpy(), exact.numpy()) < 1e-2
 
 
-def test_bfloat16_transfer_ends_where_float32_does(compose_config):
+def test_bfloat16_transfer_ends_where_float32_does():
     """The stated tolerance (docs/speed.md): a short spectral transfer's evaluation metrics
     within 1% of float32's (measured at the full default: 0.07% and 0.16%)."""
     from audiostyle.clips.inputs import load_inputs
 
     results = {}
     for precision in ("float32", "bfloat16"):
-        cfg = compose_config(
-            "audio.duration=0.5",
-            "optim.steps=40",
-            "snapshots=[]",
-            "encoder.spectral.filters=512",
-            "runtime.xla=true",
-            f"runtime.precision={precision}",
+        cfg = plain_config(
+            SPECTRAL,
+            {"audio.duration": 0.5, "optim.steps": 40, "snapshots": []},
+            {"encoder.spectral.filters": 512, "runtime.xla": True, "runtime.precision": precision},
         )
         inputs = load_inputs(cfg)
         out = run_transfer(cfg, build_network(cfg), inputs.content, inputs.style).output

@@ -13,6 +13,8 @@ from audiostyle.science.metrics import style_distance
 from audiostyle.science.spectral import SpectralNetwork
 from audiostyle.science.transfer import run_transfer
 
+from conftest import SPECTRAL, plain_config
+
 SMALL = SpectralConfig(n_fft=64, hop=16, filters=8, width=3)
 
 
@@ -94,17 +96,19 @@ def test_layer_names_are_checked_against_the_network(compose_config):
         )
 
 
-def test_short_transfer_lowers_the_loss_and_moves_toward_the_style(compose_config):
+def test_short_transfer_lowers_the_loss_and_moves_toward_the_style():
     from audiostyle.clips.inputs import load_inputs
     from audiostyle.science.encoder import build_network
 
-    cfg = compose_config(
-        "experiment=spectral",
-        "audio.duration=1.0",
-        "optim.steps=80",
-        "snapshots=[]",
-        "encoder.spectral.filters=512",
-        "loss.energy_weight=0",  # the network's own transfer; the energy term has its own test
+    cfg = plain_config(
+        SPECTRAL,
+        {
+            "audio.duration": 1.0,
+            "optim.steps": 80,
+            "snapshots": [],
+            "encoder.spectral.filters": 512,
+        },
+        {"loss.energy_weight": 0.0},  # the network's own transfer; the energy term has its own test
     )
     inputs = load_inputs(cfg)
     result = run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
@@ -115,7 +119,7 @@ def test_short_transfer_lowers_the_loss_and_moves_toward_the_style(compose_confi
     assert after < 0.95 * before  # measured: 0.978 -> 0.923 after 80 steps
 
 
-def test_energy_term_is_zero_at_the_content_and_counts_in_the_total(compose_config):
+def test_energy_term_is_zero_at_the_content_and_counts_in_the_total():
     from audiostyle.science.encoder import build_network
     from audiostyle.science.objective import energy_contour
     from audiostyle.science.transfer import build_objective
@@ -123,7 +127,7 @@ def test_energy_term_is_zero_at_the_content_and_counts_in_the_total(compose_conf
     t = np.arange(4096) / 16000
     content = (0.5 * np.sin(2 * np.pi * 220 * t) * (t < 0.128)).astype(np.float32)  # a pause after
     style = (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32)
-    cfg = compose_config("loss.energy_weight=2.0", "encoder.spectral.filters=64")
+    cfg = plain_config(SPECTRAL, {"loss.energy_weight": 2.0, "encoder.spectral.filters": 64})
     objective = build_objective(cfg, build_network(cfg))
     objective.set_targets(tf.constant(content[None]), tf.constant(style[None]))
     assert float(objective(tf.constant(content[None])).energy) == pytest.approx(0.0, abs=1e-9)

@@ -7,16 +7,19 @@ import tensorflow as tf
 from audiostyle.science.encoder import build_network
 from audiostyle.science.transfer import build_objective, run_transfer
 
+from conftest import SPECTRAL, plain_config
 
-def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order(compose_config):
+
+def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order():
     rng = np.random.default_rng(0)
     content, style = (0.3 * rng.normal(size=(2, 1024))).astype(np.float32)
     runs = {}
     for every in (1, 3):
-        cfg = compose_config(
-            "optim.steps=5", "snapshots=[0,2,5]", f"runtime.log_every={every}",
-            "optim.keep_best=false",  # the output is x_G(5), the last iterate
-        )  # fmt: skip
+        cfg = plain_config(
+            SPECTRAL,
+            {"optim.steps": 5, "snapshots": [0, 2, 5], "runtime.log_every": every},
+            {"optim.keep_best": False},  # the output is x_G(5), the last iterate
+        )
         events = []
         result = run_transfer(
             cfg,
