@@ -7,6 +7,7 @@ that this file takes about 20 s on 2 cores.
 import numpy as np
 import pytest
 
+from audiostyle.clips.specs import load
 from audiostyle.science.metrics import evaluate
 from audiostyle.science.timbre import (
     HARMONICS,
@@ -113,3 +114,19 @@ def test_x_c_itself_scores_one(gain):
     out = evaluate(gain * content, content, style, content, RATE)
     assert out["eval/transfer_score"] == pytest.approx(1.0, abs=0.05)
     assert out["eval/beats_mix"] == 0.0  # keeping the melody is not enough
+
+
+def test_x_c_with_the_init_noise_does_not_beat_the_mix():
+    """x_G(0) = x_C + U[-1e-6, 1e-6] is a run's output when no step lowers the loss. On the
+    bundled clips (3 s) the mix is farther from x_S's timbre than x_C, so only x_C bounds it, and
+    the noise moves the harmonic distance by rounding alone (5.923801 against 5.923823 dB):
+    that must not count as nearer."""
+    n = 16000 * 3 // 512 * 512
+    content = load("example:speech", RATE, n, 0.9, None)
+    style = load("example:flute", RATE, n, 0.9, None)
+    noise = np.random.default_rng(0).uniform(-1e-6, 1e-6, n).astype(np.float32)
+    out = evaluate(content + noise, content, style, content, RATE)
+    h, h_c = out["eval/timbre/harmonic_distance"], out["eval/ref_content/harmonic_distance"]
+    assert out["eval/ref_mix/harmonic_distance"] > h_c  # so x_C is the bound that matters
+    assert h == pytest.approx(h_c, rel=1e-4)
+    assert out["eval/beats_mix"] == 0.0

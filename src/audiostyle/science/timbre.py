@@ -48,6 +48,9 @@ HARMONICS = 8
 LOUD_DB = 30.0  # frames quieter than the loudest (95th percentile) by more are left out
 STEADY = 0.9  # share of voiced frames near the median that makes a clip one note
 MIN_REF_DB = 1.0  # floor of h(x_C, x_S) in transfer_score
+# beats_mix: x_G's harmonic distance must be at most this share of both references'. A margin,
+# so that x_G(0) = x_C + 1e-6 noise (the output when keep_best finds no lower loss) is no win.
+NEARER = 0.95
 
 Track = tuple[np.ndarray, np.ndarray]  # f0 per frame (Hz, NaN unvoiced), voiced flags
 _tracks: OrderedDict[tuple[bytes, int], Track] = OrderedDict()
@@ -197,11 +200,12 @@ def transfer_measures(
 def beats_mix(out: dict[str, float]) -> float:
     """1 if x_G keeps more of x_C's melody and is nearer x_S's timbre than the plain mix, and
     nearer than x_C too: pyin reads a mix at the sum's common period, where its harmonic
-    distance can exceed x_C's (7.0 against 5.9 dB, bundled clips, 3 s) and x_C would win."""
+    distance can exceed x_C's (7.0 against 5.9 dB, bundled clips, 3 s) and x_C would win.
+    Nearer means by at least 5% (NEARER), not by rounding."""
     melody = out["eval/pitch/at_content"] > out["eval/ref_mix/pitch/at_content"]
     h = out.get("eval/timbre/harmonic_distance")
     refs = [out.get(f"eval/{r}/harmonic_distance") for r in ("ref_mix", "ref_content")]
-    return float(melody and h is not None and None not in refs and h < min(refs))
+    return float(melody and h is not None and None not in refs and h <= NEARER * min(refs))
 
 
 def transfer_score(out: dict[str, float], content_distance: float) -> float:
