@@ -61,7 +61,7 @@ def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
     assert again["clips"] == manifest["clips"]
 
 
-@pytest.mark.slow  # espeak-ng, fluidsynth and two short TensorFlow runs, about a minute
+@pytest.mark.slow  # espeak-ng, fluidsynth and two short TensorFlow runs, about 20 s
 def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
     cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
