@@ -1,0 +1,86 @@
+"""benchmarks/pairs.py makes 3 s, 16 kHz mono clips once; choose_defaults.py --pairs measures them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiostyle.science.timbre import f0_track
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_pairs() -> ModuleType:
+    """benchmarks/ is scripts, not a package: load pairs.py by its path."""
+    spec = importlib.util.spec_from_file_location("pairs", ROOT / "benchmarks" / "pairs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cents(f: float, ref: float) -> float:
+    return abs(1200.0 * np.log2(f / ref))
+
+
+def test_sung_glide_glides_from_200_to_300_hz():
+    pairs = load_pairs()
+    x = pairs.sung_glide()
+    assert len(x) == 3 * 16000 and np.all(np.isfinite(x))
+    f0, voiced = f0_track(x, 16000)
+    assert voiced.mean() > 0.9
+    frames = len(f0) // 10  # the first and last 0.3 s
+    start, end = np.nanmedian(f0[:frames]), np.nanmedian(f0[-frames:])
+    assert cents(start, 200 * 1.5**0.05) < 50 and cents(end, 200 * 1.5**0.95) < 50
+
+
+@pytest.mark.slow  # espeak-ng, fluidsynth and fluid-soundfont-gm (.ci/run installs them)
+def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
+    pairs = load_pairs()
+    clips = ["espeak_low.wav", "cello_57.wav"]
+    manifest = pairs.make(tmp_path, only=clips)
+    for clip in clips:
+        x, rate = sf.read(tmp_path / clip)
+        assert rate == 16000 and x.ndim == 1 and len(x) == 3 * 16000
+        assert 0.88 < np.max(np.abs(x)) < 0.9  # -1 dBFS
+    low, median, high = manifest["clips"]["espeak_low.wav"]["f0_hz"]
+    assert 60 < median < 110  # a low voice
+    cello = manifest["clips"]["cello_57.wav"]["f0_hz"][1]
+    assert cents(cello, 220.0) < 50 and cello > 2 * high  # A3 as asked, far above the voice
+    made = {c: (tmp_path / c).stat().st_mtime_ns for c in clips}
+    again = pairs.make(tmp_path, only=clips)
+    assert {c: (tmp_path / c).stat().st_mtime_ns for c in clips} == made  # nothing remade
+    assert again["clips"] == manifest["clips"]
+
+
+@pytest.mark.slow  # espeak-ng, fluidsynth and two short TensorFlow runs, about 20 s
+def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
+    load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
+    cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
+    cmd += ["--pair", "espeak_low_cello", "--duration", "0.5", "--steps", "3"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads((tmp_path / "results.json").read_text())["results"]["espeak_low_cello"]
+    assert set(runs) == {"default", "harmonic 0.01"}
+    assert "loss.harmonic_weight=0.01" in runs["harmonic 0.01"]["command"]
+    for run in runs.values():
+        assert run["command"].startswith("python run.py tracking=none audio.content=")
+        assert f"audio.style={tmp_path / 'cello_57.wav'}" in run["command"]
+        assert (Path(run["run_dir"]) / "generated.wav").is_file()
+    table = (tmp_path / "results.md").read_text()
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| espeak")]
+    assert [r[1] for r in rows] == ["x_C", "mix", "default", "harmonic 0.01"]
+    # x_C at its own pitch (every voiced frame, or 90% when it is one steady note); neither
+    # reference beats the mix
+    heading = table.splitlines()[0].split(" | ")
+    x_c, mix = (dict(zip(heading, row, strict=True)) for row in rows[:2])
+    assert float(x_c["at x_C pitch"]) >= 0.9 and x_c["beats_mix"] == mix["beats_mix"] == "0"
+    assert all(runs[m]["command"] in table for m in runs)
