@@ -1,6 +1,7 @@
 """The optimiser: the learning-rate schedule against its formula, keep-best's output, and
 descent: the default settings end below the loss they start from."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -101,3 +102,73 @@ def test_the_default_optimiser_ends_below_where_it_starts(compose_config, pair):
     assert cfg.optim.keep_best
     assert totals[default.output_step] < totals[0]
     assert max(totals[:7]) <= max(runs["constant"].history["total"][:7])
+
+
+def lbfgs_config(**settings: object):
+    return plain_config(
+        SPECTRAL,
+        {"optim.method": "lbfgs", "optim.keep_best": True, "runtime.xla": False},
+        {"audio.duration": 0.5, "optim.steps": 15, "snapshots": [0, 5, 15], **settings},
+    )
+
+
+def transfer_with_snapshots(cfg, inputs):
+    """A run's result and its snapshots' waveforms by iteration."""
+    waves = {}
+    result = run_transfer(
+        cfg,
+        build_network(cfg),
+        inputs.content,
+        inputs.style,
+        on_snapshot=lambda i, w: waves.update({i: w}),
+    )
+    return result, waves
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [("example:speech", "example:flute"), ("tone:220", "tone:660")],
+    ids=["bundled clips", "tone pair"],
+)
+def test_lbfgs_never_climbs_and_ends_below_its_start(pair):
+    """Its line search accepts only steps that lower the loss: every iterate's loss is at or
+    below the one before, the output's below x_G(0)'s; each snapshot is the iterate whose loss
+    the history holds."""
+    cfg = lbfgs_config(**{"audio.content": pair[0], "audio.style": pair[1]})
+    inputs = load_inputs(cfg)
+    result, waves = transfer_with_snapshots(cfg, inputs)
+    totals = np.array(result.history["total"])
+    assert len(totals) == cfg.optim.steps + 1
+    assert np.all(np.diff(totals) <= 0)
+    assert totals[-1] < totals[0]
+    assert result.evaluations >= cfg.optim.steps  # one evaluation an iteration at least
+    from audiostyle.science.transfer import build_objective
+
+    objective = build_objective(cfg, build_network(cfg))
+    objective.set_targets(tf.constant(inputs.content[None]), tf.constant(inputs.style[None]))
+    for i, wave in waves.items():
+        assert float(objective(tf.constant(wave[None])).total) == pytest.approx(totals[i], rel=1e-5)
+    np.testing.assert_array_equal(result.output, waves[15])
+
+
+def test_lbfgs_that_stops_early_holds_x_g_for_the_remaining_rows():
+    """x_C as both clips: x_G(0) = x_C + 1e-6 noise is already at the network's loss floor, so
+    scipy stops before optim.steps; the rows after it repeat the last iterate's loss. (The
+    harmonic term is off: its pyin bands still move by a hair at every iterate.)"""
+    settings = {"audio.content": "tone:220", "audio.style": "tone:220", "optim.steps": 40}
+    cfg = lbfgs_config(**settings, **{"loss.harmonic_weight": 0.0})
+    cfg = dataclasses.replace(cfg, snapshots=[0, 40])
+    inputs = load_inputs(cfg)
+    result, waves = transfer_with_snapshots(cfg, inputs)
+    totals = result.history["total"]
+    assert len(totals) == 41 and totals[-1] <= totals[0]
+    assert result.evaluations < 40 * 20  # scipy stopped before its iteration and call limits
+    assert totals[-1] == totals[-2]  # held: the last rows are the stopped iterate's
+    np.testing.assert_array_equal(result.output, waves[40])
+
+
+def test_an_unknown_optimiser_is_refused_by_the_schema(compose_config):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="optim.method=sgd"):
+        compose_config("optim.method=sgd")

@@ -338,6 +338,18 @@ def test_a_value_on_the_command_line_fixes_a_searched_key(tmp_path):
     assert float(child.data.params["optim.lr"]) == 0.003
 
 
+def test_a_learning_rate_search_under_lbfgs_is_refused_before_any_trial(tmp_path):
+    """L-BFGS has no learning rate: searching one would spend trials on a setting that changes
+    nothing. Fixing it on the command line searches alpha alone, as for Adam."""
+    args = ("run.py", "-m", *FAST, f"runs_dir={tmp_path}", "sweep=alpha_lr", "optim=lbfgs")
+    line = one_line_error(run_cli(*args))
+    assert "optim.lr, which optim=lbfgs does not use" in line
+    assert not (tmp_path / "optuna.db").exists()
+    sweep(tmp_path, "sweep=alpha_lr", "optim=lbfgs", "optim.lr=0.01", "sweep.n_trials=1")
+    (trial,) = trials(tmp_path, "alpha_lr")
+    assert list(trial.params) == ["alpha"] and trial.state.name == "COMPLETE"
+
+
 def test_a_mistake_every_trial_shares_fails_the_command_before_any_trial(tmp_path):
     missing = tmp_path / "missing.wav"
     proc = run_cli(

@@ -55,7 +55,7 @@ def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
 
     def outputs(total: float, grad_norm: float):
         zero = tf.constant(0.0)
-        return tf.constant(total), zero, zero, tf.zeros([1]), zero, tf.constant(grad_norm)
+        return tf.constant(total), zero, zero, tf.zeros([1]), zero, zero, tf.constant(grad_norm)
 
     queue = StepQueue(TransferResult(np.zeros(1, np.float32)), None, None, None)
     queue.step(3, outputs(0.5, np.inf), updates=False)

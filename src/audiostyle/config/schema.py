@@ -26,6 +26,7 @@ class Domain(str, Enum):
     waveform = "waveform"  # samples in [-1, 1]
     mu_law = "mu_law"  # mu-law companded samples in [-1, 1]
     mu_law_units = "mu_law_units"  # Magenta's integer mu-law scale [-128, 128)
+    stft_gain = "stft_gain"  # log-gains on x_C's STFT: x_C's phase, so its pitch (domains.py)
 
 
 class Schedule(str, Enum):
@@ -33,6 +34,13 @@ class Schedule(str, Enum):
 
     constant = "constant"  # optim.lr throughout
     warmup_cosine = "warmup_cosine"  # linear rise over optim.warmup, cosine decay to optim.final_lr
+
+
+class Method(str, Enum):
+    """Which optimiser moves x_G."""
+
+    adam = "adam"  # Adam at optim.lr with optim.schedule (the paper's)
+    lbfgs = "lbfgs"  # L-BFGS-B with a line search (Ulyanov & Lebedev's): no learning rate
 
 
 class LossType(str, Enum):
@@ -117,8 +125,9 @@ class InitConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 0.01
-    steps: int = 300
+    method: Method = Method.adam
+    lr: float = 0.01  # Adam's; L-BFGS has none (its line search sets each step's length)
+    steps: int = 300  # Adam updates, or L-BFGS iterations
     domain: Domain = Domain.waveform
     beta1: float = 0.9
     beta2: float = 0.999
@@ -127,6 +136,7 @@ class OptimConfig:
     warmup: float = 0.1  # share of the steps over which the learning rate rises to optim.lr
     final_lr: float = 0.1  # the learning rate at the last step, as a share of optim.lr
     keep_best: bool = False  # the output is the iterate with the lowest total loss
+    history: int = 10  # L-BFGS: the correction pairs it keeps (scipy's maxcor)
 
 
 @dataclass

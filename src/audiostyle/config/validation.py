@@ -7,7 +7,15 @@ from __future__ import annotations
 import math
 
 from audiostyle.config.networks import check_layer_names
-from audiostyle.config.schema import Config, MuLaw, Network, SweepConfig, Weights
+from audiostyle.config.schema import (
+    Config,
+    Domain,
+    InitSource,
+    MuLaw,
+    Network,
+    SweepConfig,
+    Weights,
+)
 from audiostyle.errors import ConfigError
 from audiostyle.science.layers import canonical
 
@@ -33,6 +41,12 @@ def validate(cfg: Config) -> None:
     _require(
         0 <= o.final_lr <= 1,
         f"optim.final_lr must be a share of optim.lr in [0, 1], got {o.final_lr}",
+    )
+    _require(o.history > 0, f"optim.history must be a positive integer, got {o.history}")
+    _require(
+        o.domain != Domain.stft_gain or cfg.init.source == InitSource.content,
+        "optim.domain=stft_gain scales x_C's STFT, so x_G(0) is x_C: it takes init=content_noise, "
+        f"not init.source={cfg.init.source.value}",
     )
     for key, seed in (("seed", cfg.seed), ("encoder.seed", cfg.encoder.seed)):
         _require(seed >= 0, f"{key} must be an integer >= 0 (numpy's seeds are), got {seed}")

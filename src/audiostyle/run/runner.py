@@ -139,6 +139,7 @@ def transfer_and_write(
                     "loss/content": stats.content,
                     "loss/style": stats.style,
                     "loss/energy": stats.energy,
+                    "loss/harmonic": stats.harmonic,
                     "grad_norm": stats.grad_norm,
                     "time/step_seconds": stats.seconds,
                 }
@@ -187,6 +188,7 @@ def transfer_and_write(
         "loss/style_initial": h["style"][0],
         "loss/total_max": max(h["total"]),
         "optim/output_step": best,
+        "optim/evaluations": result.evaluations,  # loss-and-gradient evaluations (L-BFGS: > steps)
         "time/seconds": result.seconds,
         "time/seconds_per_step": float(np.median(h["seconds"])),
         "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once

@@ -33,7 +33,7 @@ from optuna.distributions import (
 
 from audiostyle import interrupts
 from audiostyle.config.from_hydra import resolved, to_config
-from audiostyle.config.schema import SweepConfig, TrackingConfig
+from audiostyle.config.schema import Method, SweepConfig, TrackingConfig
 from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
 from audiostyle.interrupts import held
@@ -102,6 +102,11 @@ class OptunaSweeper:
         job = OmegaConf.masked_copy(composed, [k for k in composed if k != "hydra"])
         config = to_config(job)
         validate(config)
+        if config.optim.method == Method.lbfgs and "optim.lr" in searched:
+            raise ConfigError(
+                "the sweep searches optim.lr, which optim=lbfgs does not use (its line search "
+                "sets each step): fix it (optim.lr=0.01) to search the rest, or sweep Adam"
+            )
         inputs = load_inputs(config)  # a missing or unreadable file: types and ranges cannot tell
         return fixed_settings(config, searched, (inputs.content, inputs.style))
 
