@@ -24,7 +24,6 @@ import math
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
-from audiostyle.errors import ConfigError
 from audiostyle.science.objective import (
     ENERGY_FRAME,
     ENERGY_HOP,
@@ -68,11 +67,6 @@ class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
     def __init__(self, objective: StyleTransferObjective, chunk: int):
-        if objective.harmonic_weight > 0:
-            raise ConfigError(
-                "loss.harmonic_weight > 0 needs the whole clip in one step: chunked runs do not "
-                "support it (raise runtime.memory_gb, set runtime.chunk_seconds=null, or shorten)"
-            )
         net = objective.network
         self.objective = objective
         self.network = net
@@ -189,6 +183,7 @@ class ChunkedObjective:
         if o.energy_weight > 0:  # weight 0: its term is never computed
             energy = energy_contour(content)[..., None]
             self.energy_target = self._held(energy, ENERGY_HOP, chunks)
+        o.set_harmonic_target(content, style)  # read on the whole clip: an STFT is small
         if o.loss_type == LossType.gram:
             grams = self.gram_matrices(style, o.style_layers)
             o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
@@ -288,4 +283,11 @@ class ChunkedObjective:
         style = tf.reduce_sum(o.weights * per_layer)
         total = style + o.alpha * content + o.energy_weight * energy
         grad = tf.transpose(grad)[:, self.context : self.context + length]
-        return LossTerms(total, content, style, per_layer, energy), grad
+        harmonic = tf.zeros([])
+        if o.harmonic is not None:  # the whole clip's STFT: its memory is the clip's, not a net's
+            with tf.GradientTape() as tape:
+                tape.watch(wave)
+                harmonic = o.harmonic(wave)
+            grad += o.harmonic_weight * tape.gradient(harmonic, wave)
+            total += o.harmonic_weight * harmonic
+        return LossTerms(total, content, style, per_layer, energy, harmonic), grad

@@ -22,7 +22,7 @@ import tensorflow as tf
 from audiostyle.errors import AudioError
 from audiostyle.science import timbre
 
-FLOOR = 1e-12  # a harmonic's power floor, relative to its frame's harmonic total (-120 dB)
+FLOOR = 10.0 ** (timbre.FLOOR_DB / 10.0)  # a harmonic's power floor, relative to its frame's total
 
 
 def stft_power(wave: tf.Tensor) -> tf.Tensor:
@@ -56,7 +56,7 @@ def frame_profiles(power: tf.Tensor, frames: tf.Tensor, masks: tf.Tensor, valid:
     power: [frames_all, bins] of one clip; frames: the rows to read; masks, valid: band_masks."""
     levels = tf.einsum("fb,fkb->fk", tf.gather(power, frames), masks) * valid
     total = tf.reduce_sum(levels, axis=-1, keepdims=True)
-    ratio = (levels + FLOOR * total + 1e-30) / (total + 1e-30)
+    ratio = (tf.maximum(levels, FLOOR * total) + 1e-30) / (total + 1e-30)  # as _harmonic_db
     return 10.0 * tf.math.log(ratio) / tf.math.log(10.0)
 
 
@@ -79,9 +79,7 @@ class HarmonicLoss:
         f0, voiced = timbre.f0_track(content, rate)
         power = stft_power(tf.constant(content[None, :], tf.float32))[0].numpy()
         n = min(power.shape[0], len(f0))
-        frame_db = 10.0 * np.log10(power[:n].sum(axis=1) + 1e-20)
-        loud = frame_db >= np.percentile(frame_db, 95) - timbre.LOUD_DB
-        frames = np.flatnonzero(voiced[:n] & loud)
+        frames = np.flatnonzero(voiced[:n] & timbre.loud_mask(power[:n].sum(axis=1)))
         masks, valid = band_masks(f0[frames], rate)
         keep = valid & np.isfinite(target)[None, :]
         enough = keep.sum(axis=1) >= 2  # a profile of one harmonic is always 0 dB

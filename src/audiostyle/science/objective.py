@@ -19,13 +19,17 @@ frames (`frame_gram_distance`), the same number with far less work.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
+from audiostyle.errors import AudioError
 from audiostyle.science.harmonic_loss import HarmonicLoss
+
+log = logging.getLogger(__name__)
 
 TINY = 1e-12
 ENERGY_FRAME = 1024
@@ -230,10 +234,21 @@ class StyleTransferObjective:
         s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
-        if self.harmonic_weight > 0:
-            self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
+        self.set_harmonic_target(content, style)
         scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
         self.style_targets = [self._style_target(s[n], scale) for n in self.style_layers]
+
+    def set_harmonic_target(self, content: tf.Tensor, style: tf.Tensor) -> None:
+        """The harmonic term's fixed parts, when its weight is > 0 (x_C's pitch, x_S's profile).
+
+        It reads pitch: where pyin hears none in x_C or x_S (a drum, a whisper) the term is off
+        for this run, with a warning (loss/harmonic then reads 0), and the rest runs as set."""
+        self.harmonic = None
+        if self.harmonic_weight > 0:
+            try:
+                self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
+            except AudioError as err:
+                log.warning("%s: the harmonic term is off for this run", err)
 
     @property
     def computed_names(self) -> list[str]:
