@@ -10,10 +10,13 @@ import pytest
 from audiostyle.clips.specs import load
 from audiostyle.science.metrics import evaluate
 from audiostyle.science.timbre import (
+    FLOOR_DB,
     HARMONICS,
+    covoiced_share,
     f0_track,
     harmonic_distance,
     harmonic_profile,
+    pitch_share,
     transfer_measures,
 )
 
@@ -75,6 +78,19 @@ def test_distance_is_pitch_invariant_and_tells_timbres_apart():
     assert harmonic_distance(tone(1500.0, FLAT), tone(300.0, FLAT), RATE) < 0.1
 
 
+def test_a_pure_tone_reads_the_floor_above_its_fundamental_at_any_pitch_and_noise():
+    """Harmonics 2..8 of a sine are window leakage and noise; they read FLOOR_DB, so two sines
+    (the tone:F clips), or one with x_G(0)'s 1e-6 noise, share one profile."""
+    t = np.arange(N) / RATE
+    sine = (0.5 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    profile = harmonic_profile(sine, RATE)
+    assert profile[0] == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(profile[1:], FLOOR_DB, atol=1e-3)
+    noisy = sine + 1e-6 * np.random.default_rng(0).standard_normal(N).astype(np.float32)
+    higher = (0.3 * np.sin(2 * np.pi * 660.0 * t)).astype(np.float32)
+    assert harmonic_distance(noisy, higher, RATE) < 0.01
+
+
 def test_a_clip_without_voiced_frames_has_no_distance_and_no_key(caplog):
     silence = np.zeros(N, np.float32)
     assert harmonic_profile(silence, RATE) is None
@@ -130,3 +146,76 @@ def test_x_c_with_the_init_noise_does_not_beat_the_mix():
     assert out["eval/ref_mix/harmonic_distance"] > h_c  # so x_C is the bound that matters
     assert h == pytest.approx(h_c, rel=1e-4)
     assert out["eval/beats_mix"] == 0.0
+
+
+def test_covoiced_shares_count_only_where_the_voice_sings():
+    """x_C sings its melody for the first half and pauses; x_G follows it there, then holds
+    x_S's note through x_C's pause. Over x_G's voiced frames half are at x_C's pitch; over the
+    co-voiced frames (both voiced: the first half) all are, and none at x_S's. x_G at x_S's
+    note while x_C sings scores the reverse."""
+    half = N // 2
+    voice = tone(melody(), STEEP)
+    content = np.concatenate([voice[:half], np.zeros(N - half, np.float32)])
+    style = tone(392.0, FLAT)
+    follows = np.concatenate([voice[:half], style[half:]])
+    drones = np.concatenate([style[:half], voice[half:]])
+    tracks = {name: f0_track(x, RATE) for name, x in (("c", content), ("s", style))}
+    f, d = f0_track(follows, RATE), f0_track(drones, RATE)
+    assert 0.35 < pitch_share(f, tracks["c"]) < 0.65  # x_G's second half counts as a miss
+    assert covoiced_share(f, tracks["c"], tracks["c"]) > 0.9
+    assert covoiced_share(f, tracks["c"], tracks["s"]) < 0.1
+    assert covoiced_share(d, tracks["c"], tracks["c"]) < 0.1
+    assert covoiced_share(d, tracks["c"], tracks["s"]) > 0.9
+    silence = f0_track(np.zeros(N, np.float32), RATE)
+    assert covoiced_share(silence, tracks["c"], tracks["c"]) == 0.0  # nothing co-voiced
+
+
+def test_flatness_is_numpys_geometric_over_arithmetic_mean_on_x_cs_loud_frames():
+    """eval/flatness against a numpy reference on x_C's loud frames; a harmonic tone is far
+    from flat, white noise near exp(-Euler's gamma) = 0.56; noise over x_C raises the ratio."""
+    import librosa
+
+    from audiostyle.science.metrics import spectral_flatness
+    from audiostyle.science.timbre import FRAME, HOP, loud_frames
+
+    content = np.concatenate([tone(melody(), STEEP)[: N // 2], np.zeros(N // 2, np.float32)])
+    noise = (0.1 * np.random.default_rng(0).normal(size=N)).astype(np.float32)
+    loud = loud_frames(content)
+    assert 0 < len(loud) < 0.7 * (1 + N // HOP)  # the pause's frames are left out
+    for x in (content, noise, content + noise):
+        power = np.abs(librosa.stft(x, n_fft=FRAME, hop_length=HOP)) ** 2
+        power = np.maximum(power[:, loud], 1e-10)
+        reference = np.mean(np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0))
+        assert spectral_flatness(x, loud) == pytest.approx(reference, rel=1e-3)
+    assert spectral_flatness(content, loud) < 0.01
+    assert spectral_flatness(noise, loud) == pytest.approx(np.exp(-np.euler_gamma), abs=0.05)
+    style = tone(392.0, FLAT)
+    clean = evaluate(content, content, style, content, RATE)
+    noisy = evaluate(content + 0.1 * noise, content, style, content, RATE)
+    assert clean["eval/flatness_over_content"] == pytest.approx(1.0)
+    assert noisy["eval/flatness_over_content"] > 1.5
+
+
+def test_the_drone_measure_hears_x_ss_upper_partials_over_the_voice():
+    """x_S's partials 6..20 laid quietly over a transfer, above the eight harmonics that the
+    profile reads at x_C's pitch and far below what moves pyin: pitch shares and harmonic
+    distance do not change, eval/drone_db and transfer_score do. x_C scores 0, x_S's copy 1."""
+    content, style = tone(melody(), STEEP), tone(392.0, FLAT)
+    t = np.arange(N) / RATE
+    upper = sum(np.sin(2 * np.pi * 392.0 * k * t) for k in range(6, 21)).astype(np.float32)
+    transfer = tone(melody(), FLAT)
+    droned = transfer + 0.01 * upper / np.max(np.abs(upper))
+    got = {
+        name: evaluate(x, content, style, content, RATE)
+        for name, x in (("transfer", transfer), ("droned", droned), ("x_C", content))
+    }
+    t_, d, c = got["transfer"], got["droned"], got["x_C"]
+    assert c["eval/drone_db"] == 0.0 and c["eval/ref_style/drone_db"] > 15.0
+    assert t_["eval/drone_db"] < 1.0 < 5.0 < d["eval/drone_db"]
+    for key in ("eval/pitch/covoiced_at_content", "eval/pitch/covoiced_at_style"):
+        assert d[key] == pytest.approx(t_[key], abs=0.05), key
+    h_t, h_d = t_["eval/timbre/harmonic_distance"], d["eval/timbre/harmonic_distance"]
+    assert h_d == pytest.approx(h_t, abs=0.5)
+    assert d["eval/transfer_score"] > t_["eval/transfer_score"] + 0.2
+    copy = evaluate(style, content, style, content, RATE)
+    assert copy["eval/drone_db"] == pytest.approx(copy["eval/ref_style/drone_db"])

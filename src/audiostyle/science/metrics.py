@@ -16,7 +16,10 @@ A transfer moves d_S(x_G, x_S) below d_S(x_C, x_S) while keeping d_C(x_G, x_C) s
 mix 0.5 (x_C + x_S) is the baseline it must beat on both.
 The waveform SNR of x_G against x_C and against x_S tells a transfer from a copy.
 `eval/dynamic_range_db` (95th - 5th percentile of 64 ms frame power, dB) shows whether pauses
-stay quiet; compare it with `eval/ref_content/dynamic_range_db`.
+stay quiet; compare it with `eval/ref_content/dynamic_range_db`. `eval/flatness` (librosa's
+spectral flatness, the mean over x_C's loud frames) shows noise laid over the sound itself:
+a harmonic voice scores near 0.01, white noise near 0.5; `eval/flatness_over_content` is x_G's
+over x_C's (1: no noise added).
 `eval/score` = d_S(x_G, x_S) / d_S(x_C, x_S) + d_C(x_G, x_C) folds both into one number for
 single-objective sweeps: x_C itself scores 1, and so does, nearly, a copy of x_S (0 + d_C(x_S,
 x_C), about 1 for unrelated clips: 0.93 for the bundled speech and flute); a transfer that moves
@@ -104,6 +107,12 @@ def evaluate(
     out["eval/beats_mix"] = timbre.beats_mix(out)
     out["eval/transfer_score"] = timbre.transfer_score(out, out["eval/content_distance"])
     out["eval/dynamic_range_db"] = dynamic_range_db(generated)
+    loud = timbre.loud_frames(content)
+    for name, x in (("", generated), ("ref_content/", content), ("ref_mix/", mix)):
+        out[f"eval/{name}flatness"] = spectral_flatness(x, loud)
+    out["eval/flatness_over_content"] = out["eval/flatness"] / max(
+        out["eval/ref_content/flatness"], 1e-12
+    )
     out["eval/ref_content/dynamic_range_db"] = dynamic_range_db(content)
     out["eval/snr_vs_content_db"] = snr_db(generated, content)
     out["eval/snr_vs_style_db"] = snr_db(generated, style)
@@ -118,6 +127,18 @@ def dynamic_range_db(x: np.ndarray, frame: int = 1024, hop: int = 256) -> float:
     power = np.array([np.mean(x[s : s + frame] ** 2) for s in starts])
     db = 10.0 * np.log10(power + 1e-12)
     return float(np.percentile(db, 95) - np.percentile(db, 5))
+
+
+def spectral_flatness(x: np.ndarray, frames: np.ndarray) -> float:
+    """Mean spectral flatness (geometric over arithmetic mean of the power spectrum, librosa)
+    over the given STFT frames (timbre.FRAME / timbre.HOP, centred); NaN with no frames."""
+    import librosa
+
+    flat = librosa.feature.spectral_flatness(
+        y=x.astype(np.float32), n_fft=timbre.FRAME, hop_length=timbre.HOP
+    )[0]
+    frames = frames[frames < len(flat)]
+    return float(np.mean(flat[frames])) if len(frames) else float("nan")
 
 
 def snr_db(x: np.ndarray, ref: np.ndarray) -> float:
