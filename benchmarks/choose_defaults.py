@@ -25,6 +25,7 @@ import argparse
 import json
 import shlex
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -77,25 +78,76 @@ COLUMNS = [
 ]
 
 # --pairs: the default (`python run.py`'s settings) and the harmonic route
+# Each method names its overrides in full, so a row means the same run after a default changes
 PAIR_METHODS = {
-    "default": [],
+    "harmonic 0 (previous default)": ["loss.harmonic_weight=0"],
     "harmonic 0.01": ["loss.harmonic_weight=0.01"],
+    "harmonic 0.03 (default)": ["loss.harmonic_weight=0.03"],
+    "harmonic 0.1": ["loss.harmonic_weight=0.1"],
+    "harmonic 0.1, lr 3e-3": ["loss.harmonic_weight=0.1", "optim.lr=0.003"],
+    "lbfgs, harmonic 0.03": ["optim=lbfgs", "loss.harmonic_weight=0.03"],
+    "lbfgs, harmonic 0.1": ["optim=lbfgs", "loss.harmonic_weight=0.1"],
+    "stft_gain lr 0.03, harmonic 0.03": [
+        "optim.domain=stft_gain",
+        "optim.lr=0.03",
+        "loss.harmonic_weight=0.03",
+    ],
 }
 REFERENCES = {"x_C": "ref_content", "mix": "ref_mix"}  # rows read from a run's eval/ref_*
 PAIR_COLUMNS = {  # table heading: the x_G metric (a reference row reads its eval/ref_* twin)
-    "at x_C pitch": "eval/pitch/at_content",
-    "at x_S pitch": "eval/pitch/at_style",
+    "co-voiced at x_C pitch": "eval/pitch/covoiced_at_content",
+    "co-voiced at x_S pitch": "eval/pitch/covoiced_at_style",
     "harm. dist dB": "eval/timbre/harmonic_distance",
     "x_C harm. dist": "eval/ref_content/harmonic_distance",
-    "mix harm. dist": "eval/ref_mix/harmonic_distance",
+    "pattern corr": "pattern_correlation",
+    "flatness / x_C": "eval/flatness_over_content",
+    "drone dB": "eval/drone_db",
+    "loss final / initial": "loss_final_over_initial",
+    "loss max / initial": "loss_max_over_initial",
     "transfer_score": "eval/transfer_score",
     "beats_mix": "eval/beats_mix",
     "style dist": "eval/style_distance",
-    "content dist": "eval/content_distance",
-    "loss initial": "loss/total_initial",
-    "loss final": "loss/total",
+    "targets met": "targets_met",
     "run s": "time/seconds",
 }
+# Issue #18's targets, each a test of one row's metrics
+TARGETS = {
+    "loss falls": lambda m: m["loss_final_over_initial"] < 1.0,
+    "melody >= 50%": lambda m: m["eval/pitch/covoiced_at_content"] >= 0.5,
+    "drone <= 30%": lambda m: m["eval/pitch/covoiced_at_style"] <= 0.3,
+    "timbre <= x_C / 2": lambda m: (
+        m.get("eval/timbre/harmonic_distance") is not None
+        and m["eval/timbre/harmonic_distance"] <= 0.5 * m["eval/ref_content/harmonic_distance"]
+    ),
+    "pattern >= 0.6": lambda m: m["pattern_correlation"] >= 0.6,
+    "flatness <= 1.5 x_C": lambda m: m["eval/flatness_over_content"] <= 1.5,
+    # not the issue's: x_S's upper partials over the voice, which pitch and profile miss
+    "drone <= 3 dB (ours)": lambda m: m["eval/drone_db"] <= 3.0,
+}
+
+
+def with_derived(metrics: dict) -> dict:
+    """A row's metrics plus the columns computed from them (NaN-free where defined)."""
+    out = dict(metrics)
+    out["pattern_correlation"] = 1.0 - out["eval/content_distance"]
+    if "loss/total_initial" in out:
+        out["loss_final_over_initial"] = out["loss/total"] / out["loss/total_initial"]
+        out["loss_max_over_initial"] = out["loss/total_max"] / out["loss/total_initial"]
+    else:  # a reference clip: no optimisation, nothing fell
+        out["loss_final_over_initial"] = out["loss_max_over_initial"] = None
+    out["targets_met"] = sum(targets_met(out).values())
+    return out
+
+
+def targets_met(metrics: dict) -> dict[str, bool]:
+    """Which of TARGETS a row meets (a reference row has no loss: that target is not met)."""
+    met = {}
+    for name, test in TARGETS.items():
+        try:
+            met[name] = bool(test(metrics))
+        except (KeyError, TypeError):
+            met[name] = False
+    return met
 
 
 def measure_settings(args: argparse.Namespace) -> None:
@@ -149,9 +201,14 @@ def reference_view(summary: dict, ref: str) -> dict:
     """A reference point's metrics (x_C or the mix, from eval/`ref`/*) under x_G's names, with
     transfer_score and beats_mix computed for it by timbre.py as they are for x_G."""
     view = {k: v for k, v in summary.items() if k.startswith("eval/ref_")}
-    for name in ("pitch/at_content", "pitch/at_style", "style_distance", "content_distance"):
-        view[f"eval/{name}"] = summary[f"eval/{ref}/{name}"]
+    names = ["style_distance", "content_distance", "flatness", "drone_db"]
+    names += [f"pitch/{p}" for p in ("at_content", "at_style", "covoiced_at_content")]
+    for name in [*names, "pitch/covoiced_at_style"]:
+        view[f"eval/{name}"] = summary.get(f"eval/{ref}/{name}")
     view["eval/timbre/harmonic_distance"] = summary.get(f"eval/{ref}/harmonic_distance")
+    view["eval/flatness_over_content"] = (
+        view["eval/flatness"] / summary["eval/ref_content/flatness"]
+    )
     view["eval/transfer_score"] = timbre.transfer_score(view, view["eval/content_distance"])
     view["eval/beats_mix"] = timbre.beats_mix(view)
     return view
@@ -161,14 +218,14 @@ def pair_rows(summaries: dict[str, dict]) -> dict[str, dict]:
     """One pair's rows: x_C and the mix (from its first method's run), then each method's."""
     first = next(iter(summaries.values()))
     rows = {label: reference_view(first, ref) for label, ref in REFERENCES.items()}
-    return {**rows, **summaries}
+    return {name: with_derived(m) for name, m in {**rows, **summaries}.items()}
 
 
 def cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def pairs_markdown(results: dict, commands: dict[str, dict[str, str]]) -> str:
+def pairs_markdown(results: dict) -> str:
     """The table (one row per pair and method or reference) and the command behind each row."""
     lines = ["| pair | row | " + " | ".join(PAIR_COLUMNS) + " |"]
     lines.append("|---" * (len(PAIR_COLUMNS) + 2) + "|")
@@ -176,14 +233,47 @@ def pairs_markdown(results: dict, commands: dict[str, dict[str, str]]) -> str:
         for row, metrics in pair_rows({m: r["summary"] for m, r in runs.items()}).items():
             cells = [cell(metrics.get(key)) for key in PAIR_COLUMNS.values()]
             lines.append(f"| {pair} | {row} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Commands (the x_C and mix rows: eval/ref_content/*, eval/ref_mix/* of the pair's",
-    ]
+    lines += ["", *targets_markdown(results), "", *medians_markdown(results), ""]
+    lines += ["Commands (the x_C and mix rows: eval/ref_content/*, eval/ref_mix/* of the pair's"]
     lines += ["first command; transfer_score and beats_mix computed for them as for x_G):"]
-    for pair, methods in commands.items():
-        lines += [f"- {pair} / {method}: `{command}`" for method, command in methods.items()]
+    for pair, runs in results.items():
+        lines += [f"- {pair} / {method}: `{run['command']}`" for method, run in runs.items()]
     return "\n".join(lines) + "\n"
+
+
+def targets_markdown(results: dict) -> list[str]:
+    """Per row kind (x_C, mix, each method): on how many pairs it meets each of TARGETS."""
+    met: dict[str, list[dict[str, bool]]] = {}
+    for runs in results.values():
+        for row, metrics in pair_rows({m: r["summary"] for m, r in runs.items()}).items():
+            met.setdefault(row, []).append(targets_met(metrics))
+    lines = ["| row | " + " | ".join(TARGETS) + " | the issue's six | all seven |"]
+    lines.append("|---" * (len(TARGETS) + 3) + "|")
+    issue = [t for t in TARGETS if not t.endswith("(ours)")]
+    for row, pairs in met.items():
+        counts = [sum(p[t] for p in pairs) for t in TARGETS]
+        six = sum(all(p[t] for t in issue) for p in pairs)
+        every = sum(all(p.values()) for p in pairs)
+        lines.append(f"| {row} | " + " | ".join(f"{c}/{len(pairs)}" for c in counts))
+        lines[-1] += f" | {six}/{len(pairs)} | {every}/{len(pairs)} |"
+    return lines
+
+
+def medians_markdown(results: dict) -> list[str]:
+    """Per row kind: the median over the pairs of each column (pairs that lack it left out)."""
+    columns: dict[str, dict[str, list[float]]] = {}
+    for runs in results.values():
+        for row, metrics in pair_rows({m: r["summary"] for m, r in runs.items()}).items():
+            for heading, key in PAIR_COLUMNS.items():
+                value = metrics.get(key)
+                if value is not None:
+                    columns.setdefault(row, {}).setdefault(heading, []).append(float(value))
+    lines = ["| median over pairs | " + " | ".join(PAIR_COLUMNS) + " |"]
+    lines.append("|---" * (len(PAIR_COLUMNS) + 1) + "|")
+    for row, values in columns.items():
+        cells = [cell(statistics.median(values[h])) if h in values else "-" for h in PAIR_COLUMNS]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def run_pair(overrides: list[str], run_dir: Path) -> dict:
@@ -192,6 +282,17 @@ def run_pair(overrides: list[str], run_dir: Path) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     return run(cfg, RunContext(run_dir=run_dir))
+
+
+def previous_results(out: Path, duration: float, steps: int | None) -> dict[str, dict]:
+    """The runs an earlier call wrote to `out` at the same duration and steps (kept: a call
+    with --only or --pair adds its rows to them), else none."""
+    if not out.is_file():
+        return {}
+    old = json.loads(out.read_text())
+    if (old.get("duration"), old.get("steps")) != (duration, steps):
+        return {}
+    return old["results"]
 
 
 def measure_pairs(args: argparse.Namespace) -> None:
@@ -206,8 +307,7 @@ def measure_pairs(args: argparse.Namespace) -> None:
         raise SystemExit(f"--pair: no pair {sorted(unknown)} in {args.pairs}; have {sorted(pairs)}")
     duration = 3.0 if args.duration is None else args.duration
     out = args.out or args.pairs / "results.json"
-    results: dict[str, dict] = {}
-    commands: dict[str, dict[str, str]] = {}
+    results = previous_results(out, duration, args.steps)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         for pair, (content, style) in pairs.items():
             if args.pair and pair not in args.pair:
@@ -222,7 +322,8 @@ def measure_pairs(args: argparse.Namespace) -> None:
                 run_dir = root / "runs" / pair / method.replace(" ", "_")
                 summary = run_pair(overrides, run_dir)
                 wall = time.perf_counter() - started
-                shown = {h: cell(summary.get(k)) for h, k in PAIR_COLUMNS.items()}
+                derived = with_derived(summary)
+                shown = {h: cell(derived.get(k)) for h, k in PAIR_COLUMNS.items()}
                 print(f"  {wall:.1f} s wall, evaluation included: {shown}", flush=True)
                 results.setdefault(pair, {})[method] = {
                     "command": command,
@@ -231,13 +332,21 @@ def measure_pairs(args: argparse.Namespace) -> None:
                     "wall_seconds": wall,
                     "summary": summary,
                 }
-                commands.setdefault(pair, {})[method] = command
                 about = {"duration": duration, "steps": args.steps, "methods": PAIR_METHODS}
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps({**about, "results": results}, indent=2))
-    table = pairs_markdown(results, commands)
+    table = pairs_markdown(in_method_order(results))
     out.with_suffix(".md").write_text(table)
     print(table)
+
+
+def in_method_order(results: dict[str, dict]) -> dict[str, dict]:
+    """Each pair's runs in PAIR_METHODS' order (methods no longer listed last)."""
+    order = {m: i for i, m in enumerate(PAIR_METHODS)}
+    return {
+        pair: dict(sorted(runs.items(), key=lambda kv: order.get(kv[0], len(order))))
+        for pair, runs in results.items()
+    }
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from conftest import (
     write_tfrecord,
 )
 from reference import random_tensors, write_tf1_checkpoint
+from test_pairs import load_pairs
 
 DOCS = [
     "README.md",
@@ -66,6 +67,7 @@ NOT_COMPOSED = {
     "hydra/launcher=joblib": "the scale extra's launcher; tests/test_scale.py runs it",
 }
 HARMONIC_PAIR = ("tmp/c220_k1.wav", "tmp/s330_k2.wav")
+PAIR_CLIPS = {clip for pair in load_pairs().PAIRS.values() for clip in pair}
 TINY = {"optim.steps": "2", "audio.duration": "0.25", "runtime.xla": "false"}
 
 
@@ -142,6 +144,10 @@ def workspace(tmp_path_factory) -> Path:
     # tmp/c220_k1.wav, tmp/s330_k2.wav: docs/defaults.md's synthetic harmonic-loss pair
     for name in ("my_voice.flac", "my_voice.wav", "cello.wav", "CLIP.wav", *HARMONIC_PAIR):
         sf.write(ws / name, voice, 16000)
+    # docs/defaults.md's rows on benchmarks/pairs.py's clips in /tmp/pairs (C, S: any pair's)
+    (ws / "tmp" / "pairs").mkdir()
+    for name in {*PAIR_CLIPS, "C.wav", "S.wav"}:
+        sf.write(ws / "tmp" / "pairs" / name, voice, 16000)
     (ws / "my.sf2").write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")
     (ws / "runs").mkdir()
     MlflowClient(f"sqlite:///{ws / 'runs' / 'mlflow.db'}").create_experiment("audiostyle")

@@ -66,21 +66,33 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
     cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
     cmd += ["--pair", "espeak_low_cello", "--duration", "0.5", "--steps", "3"]
+    cmd += ["--only", "harmonic 0 (previous default)", "lbfgs, harmonic 0.1"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = json.loads((tmp_path / "results.json").read_text())["results"]["espeak_low_cello"]
-    assert set(runs) == {"default", "harmonic 0.01"}
-    assert "loss.harmonic_weight=0.01" in runs["harmonic 0.01"]["command"]
+    assert set(runs) == {"harmonic 0 (previous default)", "lbfgs, harmonic 0.1"}
+    assert "optim=lbfgs loss.harmonic_weight=0.1" in runs["lbfgs, harmonic 0.1"]["command"]
     for run in runs.values():
         assert run["command"].startswith("python run.py tracking=none audio.content=")
         assert f"audio.style={tmp_path / 'cello_57.wav'}" in run["command"]
         assert (Path(run["run_dir"]) / "generated.wav").is_file()
     table = (tmp_path / "results.md").read_text()
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| espeak")]
-    assert [r[1] for r in rows] == ["x_C", "mix", "default", "harmonic 0.01"]
+    assert [r[1] for r in rows] == [
+        "x_C",
+        "mix",
+        "harmonic 0 (previous default)",
+        "lbfgs, harmonic 0.1",
+    ]
     # x_C at its own pitch (every voiced frame, or 90% when it is one steady note); neither
     # reference beats the mix
     heading = table.splitlines()[0].split(" | ")
     x_c, mix = (dict(zip(heading, row, strict=True)) for row in rows[:2])
-    assert float(x_c["at x_C pitch"]) >= 0.9 and x_c["beats_mix"] == mix["beats_mix"] == "0"
+    assert float(x_c["co-voiced at x_C pitch"]) >= 0.9
+    assert x_c["beats_mix"] == mix["beats_mix"] == "0"
+    assert x_c["drone dB"] == "0" and float(mix["drone dB"]) > 3  # the cello's note in the mix
+    assert x_c["loss final / initial"] == "-"  # a reference is not optimised
     assert all(runs[m]["command"] in table for m in runs)
+    # the count of targets met, per row kind: x_C meets the melody and pattern targets
+    counts = [line for line in table.splitlines() if line.startswith("| x_C | ")]
+    assert counts and counts[-1].split(" | ")[2] == "1/1"
