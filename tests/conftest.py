@@ -37,6 +37,7 @@ SPECTRAL = {
     "style_layers.layers": ["conv"],
     "loss.normalize": "none",
     "loss.energy_weight": 1.0,
+    "loss.harmonic_weight": 0.03,
     "optim.lr": 0.01,
     "optim.schedule": "warmup_cosine",
     "optim.keep_best": True,

@@ -108,7 +108,8 @@ def test_short_transfer_lowers_the_loss_and_moves_toward_the_style():
             "snapshots": [],
             "encoder.spectral.filters": 512,
         },
-        {"loss.energy_weight": 0.0},  # the network's own transfer; the energy term has its own test
+        # the network's own transfer; the energy and harmonic terms have their own tests
+        {"loss.energy_weight": 0.0, "loss.harmonic_weight": 0.0},
     )
     inputs = load_inputs(cfg)
     result = run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
@@ -140,6 +141,7 @@ def test_energy_term_is_zero_at_the_content_and_counts_in_the_total():
     )
     assert float(terms.energy) > 1.0
     expected = float(terms.style) + cfg.alpha * float(terms.content) + 2.0 * float(terms.energy)
+    expected += cfg.loss.harmonic_weight * float(terms.harmonic)  # the default's harmonic term
     assert float(terms.total) == pytest.approx(expected, rel=1e-5)
 
 
