@@ -54,6 +54,13 @@ def test_gram_on_relu_first_runs_nsynth_as_the_design_card_says(tmp_path):
     assert wavs == ["iter_0000.wav", "iter_0001.wav", "iter_0002.wav"]
 
 
+def test_the_design_card_command_prints_its_composed_config():
+    """`--cfg job` after the overrides (README: `python run.py --cfg job` prints the result)."""
+    proc = run_cli("run.py", "loss=gram", "style_layers=relu_first", "--cfg", "job")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "network: nsynth" in proc.stdout and "alpha: 10.0" in proc.stdout
+
+
 def test_l2_on_residual_with_the_encoding_as_content(tmp_path):
     summary, run, _ = one_run(
         tmp_path, "loss=l2", "style_layers=residual", "content_layer=encoding"

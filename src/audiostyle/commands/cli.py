@@ -76,14 +76,16 @@ def with_network_settings(overrides: list[str]) -> list[str]:
 
 
 def choose_network(argv: list[str]) -> list[str]:
-    """sys.argv with the chosen network's settings added (see with_network_settings). A command
-    line Hydra cannot parse is left as it is, for Hydra to report."""
+    """sys.argv with the chosen network's settings added (see with_network_settings), first:
+    after an option such as `--cfg job` argparse takes no more overrides, and a group choice
+    composes the same wherever it stands. A command line Hydra cannot parse is left as it is,
+    for Hydra to report."""
     try:
         overrides = get_args_parser().parse_args(argv[1:]).overrides
         added = with_network_settings(overrides)[len(overrides) :]
     except (SystemExit, HydraException):  # --help's exit; syntax errors: Hydra reports them
         return argv
-    return [*argv, *added]
+    return [argv[0], *added, *argv[1:]]
 
 
 def main(hydra_main: Callable[[], object]) -> None:
