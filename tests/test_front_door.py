@@ -61,6 +61,16 @@ def test_the_design_card_command_prints_its_composed_config():
     assert "network: nsynth" in proc.stdout and "alpha: 10.0" in proc.stdout
 
 
+def test_the_network_overlay_joins_the_overrides_wherever_the_options_stand():
+    from audiostyle.commands.cli import choose_network
+
+    card = ["run.py", "loss=gram", "style_layers=relu_first"]
+    assert choose_network([*card, "--cfg", "job"]) == [*card, "experiment=nsynth", "--cfg", "job"]
+    grid = ["run.py", "-m", "loss=gram,l2", "style_layers=relu_first,residual"]
+    assert choose_network(grid) == [*grid, "experiment=nsynth"]
+    assert choose_network(["run.py", "alpha=1"]) == ["run.py", "alpha=1"]  # the default network
+
+
 def test_l2_on_residual_with_the_encoding_as_content(tmp_path):
     summary, run, _ = one_run(
         tmp_path, "loss=l2", "style_layers=residual", "content_layer=encoding"

@@ -76,16 +76,19 @@ def with_network_settings(overrides: list[str]) -> list[str]:
 
 
 def choose_network(argv: list[str]) -> list[str]:
-    """sys.argv with the chosen network's settings added (see with_network_settings), first:
-    after an option such as `--cfg job` argparse takes no more overrides, and a group choice
-    composes the same wherever it stands. A command line Hydra cannot parse is left as it is,
-    for Hydra to report."""
+    """sys.argv with the chosen network's settings added (see with_network_settings) right
+    after the last override: argparse takes the overrides as one run of words, so neither the
+    end (`... --cfg job`) nor the front (`-m ...`) would do. A command line Hydra cannot parse
+    is left as it is, for Hydra to report."""
     try:
         overrides = get_args_parser().parse_args(argv[1:]).overrides
         added = with_network_settings(overrides)[len(overrides) :]
     except (SystemExit, HydraException):  # --help's exit; syntax errors: Hydra reports them
         return argv
-    return [argv[0], *added, *argv[1:]]
+    if not added:
+        return argv
+    end = len(argv) - argv[::-1].index(overrides[-1])  # a choice is made by an override
+    return [*argv[:end], *added, *argv[end:]]
 
 
 def main(hydra_main: Callable[[], object]) -> None:
