@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # six TensorFlow processes, about a minute
+@pytest.mark.slow  # seven TensorFlow processes, about a minute
 def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
     out = tmp_path / "speed.json"
     cmd = [sys.executable, "benchmarks/speed.py", "--network", "spectral"]
@@ -19,7 +19,8 @@ def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     rows = {r["variant"]: r for r in report["rows"]}
-    assert set(rows) == {"before: conv op, C x C Grams", "function", "xla", "xla, bfloat16"}
+    old, no_term = "before: conv op, C x C Grams", "xla, no harmonic term"
+    assert set(rows) == {old, no_term, "function", "xla", "xla, bfloat16"}
     for row in rows.values():
         assert "error" not in row and row["step_s"] > 0 and row["peak_bytes"] > 0
     # the old formulation (conv op, 4096 x 4096 Grams) and the product's give one loss
@@ -29,6 +30,7 @@ def test_spectral_speed_benchmark_times_the_step_against_the_old_one(tmp_path):
     assert "WARNING" not in done.stdout
     assert "T = 4096, xla, bfloat16: first loss" in done.stdout  # rounding: reported, not held
     assert "| 4096 | xla |" in done.stdout and "vs before: conv op, C x C Grams" in done.stdout
+    assert f"vs {no_term}" in done.stdout  # the harmonic term's cost, as a ratio
 
 
 @pytest.mark.slow  # four TensorFlow processes, about a minute
