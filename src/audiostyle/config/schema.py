@@ -46,6 +46,7 @@ class Method(str, Enum):
 class LossType(str, Enum):
     gram = "gram"
     l2 = "l2"
+    histogram = "histogram"  # each channel's distribution over time (science/histogram.py)
 
 
 class Normalize(str, Enum):

@@ -6,7 +6,8 @@ clips of any length compare. Per-layer distances:
 - `normalize=per_layer`: ||X - X_target||^2 / ||X_target||^2, which puts every layer on one
   scale. Raw Gram differences grow with the fourth power of activation size, which grows
   through the residual stack, so without it the last layers carry nearly all of the loss.
-X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term.
+X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term; `histogram`
+compares each channel's sorted S(x) over time with x_S's quantiles (science/histogram.py).
 An optional energy-contour term (Verma & Smith; the paper's future work) adds
 `energy_weight * mean((E(x) - E(x_C))^2)`, E = log mean power of 64 ms frames (hop 16 ms), so x_G
 keeps x_C's loudness over time (its pauses stay quiet).
@@ -28,6 +29,7 @@ import tensorflow as tf
 from audiostyle.config.schema import LossType, Normalize
 from audiostyle.errors import AudioError
 from audiostyle.science.harmonic_loss import HarmonicLoss
+from audiostyle.science.histogram import SortedTarget, sorted_over_time
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,9 @@ def frame_gram_distance(
     return tf.cast(out, tf.float32)
 
 
+StyleTarget = tf.Variable | FrameGramTarget | SortedTarget
+
+
 @dataclass(frozen=True)
 class LossTerms:
     total: tf.Tensor
@@ -199,12 +204,15 @@ class StyleTransferObjective:
         # is not computed (final_relu would mean all 30 blocks for a first-five-layers run)
         self.uses_content = self.alpha != 0
         self.content_target: tf.Variable | None = None
-        # per style layer: its activations (l2), its Gram matrix, or a FrameGramTarget
-        self.style_targets: list[tf.Variable | FrameGramTarget] = []
+        # per style layer: its activations (l2), its Gram matrix, a FrameGramTarget, or its
+        # sorted activations (histogram)
+        self.style_targets: list[StyleTarget] = []
 
-    def _style_target(self, taps: tf.Tensor, scale: float) -> tf.Variable | FrameGramTarget:
+    def _style_target(self, taps: tf.Tensor, scale: float) -> StyleTarget:
         """x_S's target of one layer; `scale`: x_G's length over x_S's (x_G's frames count)."""
-        if self.loss_type != LossType.gram:
+        if self.loss_type == LossType.histogram:
+            return SortedTarget(taps)
+        if self.loss_type == LossType.l2:
             return tf.Variable(taps, trainable=False)
         frames = math.ceil(taps.shape[1] * max(1.0, scale))
         if gram_by_frames(frames, taps.shape[2]):
@@ -273,9 +281,11 @@ class StyleTransferObjective:
         taps = self.network.features(wave, self.computed_names)
         return taps, [taps[n] for n in self.style_layers]
 
-    def style_distance(self, x: tf.Tensor, target: tf.Variable | FrameGramTarget) -> tf.Tensor:
+    def style_distance(self, x: tf.Tensor, target: StyleTarget) -> tf.Tensor:
         if isinstance(target, FrameGramTarget):
             return frame_gram_distance(x, target, self.normalize)
+        if isinstance(target, SortedTarget):
+            return distance(sorted_over_time(x), target.at(int(x.shape[1])), self.normalize)
         return distance(x, target, self.normalize)
 
     def __call__(self, wave: tf.Tensor) -> LossTerms:
