@@ -92,6 +92,8 @@ PAIR_METHODS = {
         "optim.lr=0.03",
         "loss.harmonic_weight=0.03",
     ],
+    "histogram, harmonic 0": ["loss=histogram", "loss.harmonic_weight=0"],
+    "histogram, harmonic 0.03": ["loss=histogram", "loss.harmonic_weight=0.03"],
 }
 REFERENCES = {"x_C": "ref_content", "mix": "ref_mix"}  # rows read from a run's eval/ref_*
 PAIR_COLUMNS = {  # table heading: the x_G metric (a reference row reads its eval/ref_* twin)
