@@ -12,7 +12,7 @@ from audiostyle.science.encoder import build_network
 from audiostyle.science.objective import StyleTransferObjective
 from audiostyle.science.transfer import run_transfer
 
-from conftest import SPECTRAL, plain_config
+from conftest import SPECTRAL, TINY, plain_config, run_cli
 
 
 class Identity:
@@ -111,3 +111,12 @@ def test_a_clip_that_needs_chunks_is_refused_with_the_way_out():
     inputs = load_inputs(cfg)
     with pytest.raises(ConfigError, match="loss=histogram sorts .* loss=gram"):
         run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
+
+
+def test_loss_histogram_runs_from_the_command_line(tmp_path):
+    """The config group composes and a run writes its outputs, as `python run.py loss=histogram`."""
+    proc = run_cli("run.py", "loss=histogram", *TINY, "tracking=none", f"runs_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (summary,) = tmp_path.rglob("summary.json")
+    assert (summary.parent / "generated.wav").is_file()
+    assert "type: histogram" in (summary.parent / ".hydra" / "config.yaml").read_text()
