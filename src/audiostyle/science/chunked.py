@@ -24,6 +24,7 @@ import math
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
+from audiostyle.errors import ConfigError
 from audiostyle.science.objective import (
     ENERGY_FRAME,
     ENERGY_HOP,
@@ -67,6 +68,13 @@ class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
     def __init__(self, objective: StyleTransferObjective, chunk: int):
+        if objective.loss_type == LossType.histogram:  # sorting needs every frame at once
+            raise ConfigError(
+                "loss=histogram sorts each channel over the whole clip, which chunked evaluation "
+                f"does not hold; this run needs chunks of {chunk / objective.sample_rate:.1f} s "
+                "(runtime.chunk_seconds, or the memory budget runtime.memory_gb). Use a shorter "
+                "audio.duration, a larger runtime.memory_gb, or loss=gram"
+            )
         net = objective.network
         self.objective = objective
         self.network = net

@@ -25,7 +25,6 @@ from audiostyle.config.schema import (
     Config,
     DeviceChoice,
     InitSource,
-    LossType,
     Method,
     OptimConfig,
     Schedule,
@@ -187,16 +186,7 @@ def build_chunked(
         if seconds is None:
             return None
     chunk = chunk_samples(seconds, rate, objective.network, length)
-    if chunk >= length:
-        return None
-    if objective.loss_type == LossType.histogram:  # sorting needs every frame at once
-        raise ConfigError(
-            f"loss=histogram sorts each channel over the whole clip, which chunked evaluation "
-            f"does not hold; this {length / rate:.1f} s clip needs chunks of {chunk / rate:.1f} s "
-            "(runtime.chunk_seconds, or the memory budget runtime.memory_gb). Use a shorter "
-            "audio.duration, a larger runtime.memory_gb, or loss=gram"
-        )
-    return ChunkedObjective(objective, chunk)
+    return ChunkedObjective(objective, chunk) if chunk < length else None
 
 
 def run_transfer(
