@@ -126,6 +126,28 @@ def compose_config(tmp_path):
     return _compose
 
 
+def check_a_spectral_run_descends(loss: str, alone: bool) -> None:
+    """Through the real spectral network, 20 steps on two tones with `loss.type=loss`: the run's
+    loss falls, and the style distance itself by a tenth when it is the whole loss."""
+    from audiostyle.clips.inputs import load_inputs
+    from audiostyle.science.encoder import build_network
+    from audiostyle.science.transfer import run_transfer
+
+    only = {"alpha": 0.0, "loss.energy_weight": 0.0, "loss.harmonic_weight": 0.0}
+    cfg = plain_config(
+        SPECTRAL,
+        {"loss.type": loss, "audio.content": "tone:220", "audio.style": "tone:660"},
+        {"audio.duration": 0.5, "optim.steps": 20, "snapshots": [], **(only if alone else {})},
+    )
+    inputs = load_inputs(cfg)
+    result = run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
+    totals = result.history["total"]
+    assert totals[result.output_step] < totals[0]
+    if alone:
+        assert totals[result.output_step] < 0.9 * totals[0]
+        assert totals == pytest.approx(result.history["style"])
+
+
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 300):
     """Run `python run.py ARGS` (or a module) as a user would; returns CompletedProcess."""
     import subprocess

@@ -12,7 +12,7 @@ from audiostyle.science.encoder import build_network
 from audiostyle.science.objective import StyleTransferObjective
 from audiostyle.science.transfer import run_transfer
 
-from conftest import SPECTRAL, TINY, plain_config, run_cli
+from conftest import SPECTRAL, TINY, check_a_spectral_run_descends, plain_config, run_cli
 
 
 class Identity:
@@ -86,21 +86,7 @@ def test_its_gradient_moves_each_value_to_the_styles_value_at_its_rank():
     "alone", [False, True], ids=["the default's terms", "the style term alone"]
 )
 def test_a_spectral_run_with_the_histogram_loss_ends_below_its_start(alone):
-    """Through the real network: the run's loss falls, and so does the histogram distance
-    itself when it is the whole loss."""
-    only = {"alpha": 0.0, "loss.energy_weight": 0.0, "loss.harmonic_weight": 0.0}
-    cfg = plain_config(
-        SPECTRAL,
-        {"loss.type": "histogram", "audio.content": "tone:220", "audio.style": "tone:660"},
-        {"audio.duration": 0.5, "optim.steps": 20, "snapshots": [], **(only if alone else {})},
-    )
-    inputs = load_inputs(cfg)
-    result = run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
-    totals = result.history["total"]
-    assert totals[result.output_step] < totals[0]
-    if alone:
-        assert totals[result.output_step] < 0.9 * totals[0]
-        assert totals == pytest.approx(result.history["style"])
+    check_a_spectral_run_descends("histogram", alone)
 
 
 def test_a_clip_that_needs_chunks_is_refused_with_the_way_out():

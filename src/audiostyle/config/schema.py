@@ -47,6 +47,7 @@ class LossType(str, Enum):
     gram = "gram"
     l2 = "l2"
     histogram = "histogram"  # each channel's distribution over time (science/histogram.py)
+    mmd = "mmd"  # the frames' distribution under a Gaussian kernel (science/mmd.py)
 
 
 class Normalize(str, Enum):
@@ -116,6 +117,7 @@ class LossConfig:
     normalize: Normalize = Normalize.per_layer
     energy_weight: float = 0.0  # weight of the energy-contour term (0: off, as in the paper)
     harmonic_weight: float = 0.0  # x_S's harmonic profile at x_C's pitch (0: off; harmonic_loss)
+    mmd_bandwidth: float = 1.0  # loss=mmd: the kernel's s^2 over x_S's mean squared frame distance
 
 
 @dataclass

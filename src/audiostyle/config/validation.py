@@ -59,6 +59,10 @@ def validate(cfg: Config) -> None:
         f"loss.harmonic_weight must be a finite number >= 0, got {cfg.loss.harmonic_weight}",
     )
     _require(
+        math.isfinite(cfg.loss.mmd_bandwidth) and cfg.loss.mmd_bandwidth > 0,
+        f"loss.mmd_bandwidth must be a finite number > 0, got {cfg.loss.mmd_bandwidth}",
+    )
+    _require(
         math.isfinite(cfg.alpha) and cfg.alpha >= 0,
         f"alpha must be a finite number >= 0, got {cfg.alpha}",
     )

@@ -68,9 +68,11 @@ class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
     def __init__(self, objective: StyleTransferObjective, chunk: int):
-        if objective.loss_type == LossType.histogram:  # sorting needs every frame at once
+        whole_clip = {LossType.histogram: "sorts each channel", LossType.mmd: "pairs every frame"}
+        if objective.loss_type in whole_clip:  # both need every frame at once
             raise ConfigError(
-                "loss=histogram sorts each channel over the whole clip, which chunked evaluation "
+                f"loss={objective.loss_type.value} {whole_clip[objective.loss_type]} over the "
+                "whole clip, which chunked evaluation "
                 f"does not hold; this run needs chunks of {chunk / objective.sample_rate:.1f} s "
                 "(runtime.chunk_seconds, or the memory budget runtime.memory_gb). Use a shorter "
                 "audio.duration, a larger runtime.memory_gb, or loss=gram"

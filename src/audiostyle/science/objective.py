@@ -7,7 +7,8 @@ clips of any length compare. Per-layer distances:
   scale. Raw Gram differences grow with the fourth power of activation size, which grows
   through the residual stack, so without it the last layers carry nearly all of the loss.
 X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term; `histogram`
-compares each channel's sorted S(x) over time with x_S's quantiles (science/histogram.py).
+compares each channel's sorted S(x) over time with x_S's quantiles (science/histogram.py), and
+`mmd` the sets of frames of S(x) and S(x_S) under a Gaussian kernel (science/mmd.py).
 An optional energy-contour term (Verma & Smith; the paper's future work) adds
 `energy_weight * mean((E(x) - E(x_C))^2)`, E = log mean power of 64 ms frames (hop 16 ms), so x_G
 keeps x_C's loudness over time (its pauses stay quiet).
@@ -30,6 +31,7 @@ from audiostyle.config.schema import LossType, Normalize
 from audiostyle.errors import AudioError
 from audiostyle.science.harmonic_loss import HarmonicLoss
 from audiostyle.science.histogram import SortedTarget, sorted_over_time
+from audiostyle.science.mmd import KernelTarget, check_pairs, mmd_distance
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,7 @@ def frame_gram_distance(
     return tf.cast(out, tf.float32)
 
 
-StyleTarget = tf.Variable | FrameGramTarget | SortedTarget
+StyleTarget = tf.Variable | FrameGramTarget | SortedTarget | KernelTarget
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class StyleTransferObjective:
         energy_weight: float = 0.0,
         harmonic_weight: float = 0.0,
         sample_rate: int = 16000,
+        mmd_bandwidth: float = 1.0,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -194,6 +197,7 @@ class StyleTransferObjective:
         self.weights = tf.constant(style_weights, tf.float32)
         self.loss_type = loss_type
         self.normalize = normalize
+        self.mmd_bandwidth = float(mmd_bandwidth)  # loss=mmd: the kernel's width, x_S's spread
         self.alpha = float(alpha)
         self.energy_weight = float(energy_weight)
         self.energy_target: tf.Variable | None = None
@@ -205,15 +209,18 @@ class StyleTransferObjective:
         self.uses_content = self.alpha != 0
         self.content_target: tf.Variable | None = None
         # per style layer: its activations (l2), its Gram matrix, a FrameGramTarget, or its
-        # sorted activations (histogram)
+        # sorted activations (histogram), or a KernelTarget (mmd)
         self.style_targets: list[StyleTarget] = []
 
-    def _style_target(self, taps: tf.Tensor, scale: float) -> StyleTarget:
+    def _style_target(self, layer: str, taps: tf.Tensor, scale: float) -> StyleTarget:
         """x_S's target of one layer; `scale`: x_G's length over x_S's (x_G's frames count)."""
         if self.loss_type == LossType.histogram:
             return SortedTarget(taps)
         if self.loss_type == LossType.l2:
             return tf.Variable(taps, trainable=False)
+        if self.loss_type == LossType.mmd:
+            check_pairs(math.ceil(taps.shape[1] * scale), int(taps.shape[1]), layer)
+            return KernelTarget(taps, self.mmd_bandwidth)
         frames = math.ceil(taps.shape[1] * max(1.0, scale))
         if gram_by_frames(frames, taps.shape[2]):
             return FrameGramTarget(taps)
@@ -244,7 +251,7 @@ class StyleTransferObjective:
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
         self.set_harmonic_target(content, style)
         scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
-        self.style_targets = [self._style_target(s[n], scale) for n in self.style_layers]
+        self.style_targets = [self._style_target(n, s[n], scale) for n in self.style_layers]
 
     def set_harmonic_target(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """The harmonic term's fixed parts, when its weight is > 0 (x_C's pitch, x_S's profile).
@@ -286,6 +293,8 @@ class StyleTransferObjective:
             return frame_gram_distance(x, target, self.normalize)
         if isinstance(target, SortedTarget):
             return distance(sorted_over_time(x), target.at(int(x.shape[1])), self.normalize)
+        if isinstance(target, KernelTarget):  # bounded by 2: `normalize` leaves it as it is
+            return mmd_distance(x, target)
         return distance(x, target, self.normalize)
 
     def __call__(self, wave: tf.Tensor) -> LossTerms:

@@ -165,6 +165,7 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         energy_weight=cfg.loss.energy_weight,
         harmonic_weight=cfg.loss.harmonic_weight,
         sample_rate=cfg.audio.sample_rate,
+        mmd_bandwidth=cfg.loss.mmd_bandwidth,
     )
 
 
