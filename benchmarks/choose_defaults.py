@@ -94,6 +94,18 @@ PAIR_METHODS = {
     ],
     "histogram, harmonic 0": ["loss=histogram", "loss.harmonic_weight=0"],
     "histogram, harmonic 0.03": ["loss=histogram", "loss.harmonic_weight=0.03"],
+    "mmd, harmonic 0": ["loss=mmd", "loss.harmonic_weight=0"],
+    "mmd, harmonic 0.03": ["loss=mmd", "loss.harmonic_weight=0.03"],
+    "mmd bandwidth 0.25, harmonic 0.03": [
+        "loss=mmd",
+        "loss.mmd_bandwidth=0.25",
+        "loss.harmonic_weight=0.03",
+    ],
+    "mmd bandwidth 4, harmonic 0.03": [
+        "loss=mmd",
+        "loss.mmd_bandwidth=4",
+        "loss.harmonic_weight=0.03",
+    ],
 }
 REFERENCES = {"x_C": "ref_content", "mix": "ref_mix"}  # rows read from a run's eval/ref_*
 PAIR_COLUMNS = {  # table heading: the x_G metric (a reference row reads its eval/ref_* twin)
