@@ -28,7 +28,8 @@ reported for B = 1 only.
 - `xla, no harmonic term`: the same step without loss.harmonic_weight's term (issue #18), what
   the default was before it: its loss differs, so it is not checked against the others.
 - `xla, loss=histogram`, `xla, loss=mmd` (with --variants): the default step with another
-  style loss (its loss differs too).
+  style loss (its loss differs too); `xla, noise term`: the default step with
+  loss.noise_weight's term added.
 The clips (`test_clips`) are a pitched melody and note, so the harmonic term reads them as a
 voice and an instrument; every other part of a step costs the same on any clip of that length.
 Every variant runs in its own process, so each peak memory is its own. Peak memory is the
@@ -77,6 +78,7 @@ VARIANTS = {
     },
     "xla, loss=histogram": {"own_loss": True, "overrides": ["runtime.xla=true", "loss=histogram"]},
     "xla, loss=mmd": {"own_loss": True, "overrides": ["runtime.xla=true", "loss=mmd"]},
+    "xla, noise term": {"own_loss": True, "overrides": ["runtime.xla=true", "loss.noise_weight=1"]},
 }
 NETWORK_VARIANTS = {
     "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s", "xla, bfloat16"],

@@ -118,6 +118,7 @@ class LossConfig:
     energy_weight: float = 0.0  # weight of the energy-contour term (0: off, as in the paper)
     harmonic_weight: float = 0.0  # x_S's harmonic profile at x_C's pitch (0: off; harmonic_loss)
     mmd_bandwidth: float = 1.0  # loss=mmd: the kernel's s^2 over x_S's mean squared frame distance
+    noise_weight: float = 0.0  # x_G's spectral flatness held at x_C's (0: off; noise_loss)
 
 
 @dataclass

@@ -59,6 +59,10 @@ def validate(cfg: Config) -> None:
         f"loss.harmonic_weight must be a finite number >= 0, got {cfg.loss.harmonic_weight}",
     )
     _require(
+        math.isfinite(cfg.loss.noise_weight) and cfg.loss.noise_weight >= 0,
+        f"loss.noise_weight must be a finite number >= 0, got {cfg.loss.noise_weight}",
+    )
+    _require(
         math.isfinite(cfg.loss.mmd_bandwidth) and cfg.loss.mmd_bandwidth > 0,
         f"loss.mmd_bandwidth must be a finite number > 0, got {cfg.loss.mmd_bandwidth}",
     )

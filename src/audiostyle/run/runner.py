@@ -140,6 +140,7 @@ def transfer_and_write(
                     "loss/style": stats.style,
                     "loss/energy": stats.energy,
                     "loss/harmonic": stats.harmonic,
+                    "loss/noise": stats.noise,
                     "grad_norm": stats.grad_norm,
                     "time/step_seconds": stats.seconds,
                 }

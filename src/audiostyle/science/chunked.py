@@ -193,7 +193,7 @@ class ChunkedObjective:
         if o.energy_weight > 0:  # weight 0: its term is never computed
             energy = energy_contour(content)[..., None]
             self.energy_target = self._held(energy, ENERGY_HOP, chunks)
-        o.set_harmonic_target(content, style)  # read on the whole clip: an STFT is small
+        o.set_stft_targets(content, style)  # read on the whole clip: an STFT is small
         if o.loss_type == LossType.gram:
             grams = self.gram_matrices(style, o.style_layers)
             o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
@@ -293,11 +293,11 @@ class ChunkedObjective:
         style = tf.reduce_sum(o.weights * per_layer)
         total = style + o.alpha * content + o.energy_weight * energy
         grad = tf.transpose(grad)[:, self.context : self.context + length]
-        harmonic = tf.zeros([])
-        if o.harmonic is not None:  # the whole clip's STFT: its memory is the clip's, not a net's
-            with tf.GradientTape() as tape:
-                tape.watch(wave)
-                harmonic = o.harmonic(wave)
-            grad += o.harmonic_weight * tape.gradient(harmonic, wave)
-            total += o.harmonic_weight * harmonic
-        return LossTerms(total, content, style, per_layer, energy, harmonic), grad
+        # the whole clip's STFT: its memory is the clip's, not a network's
+        with tf.GradientTape() as tape:
+            tape.watch(wave)
+            weighted, harmonic, noise = o.stft_terms(wave)
+        if o.harmonic is not None or o.noise is not None:
+            grad += tape.gradient(weighted, wave)
+        total += weighted
+        return LossTerms(total, content, style, per_layer, energy, harmonic, noise), grad

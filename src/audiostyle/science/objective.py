@@ -32,6 +32,7 @@ from audiostyle.errors import AudioError
 from audiostyle.science.harmonic_loss import HarmonicLoss
 from audiostyle.science.histogram import SortedTarget, sorted_over_time
 from audiostyle.science.mmd import KernelTarget, check_pairs, mmd_distance
+from audiostyle.science.noise_loss import NoiseLoss
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class LossTerms:
     per_layer: tf.Tensor  # unweighted style distance of each style layer
     energy: tf.Tensor  # unweighted energy-contour distance (0 when the term is off)
     harmonic: tf.Tensor | None = None  # unweighted harmonic-profile distance (harmonic_loss.py)
+    noise: tf.Tensor | None = None  # unweighted flatness excess over x_C's (noise_loss.py)
 
 
 class StyleTransferObjective:
@@ -190,6 +192,7 @@ class StyleTransferObjective:
         harmonic_weight: float = 0.0,
         sample_rate: int = 16000,
         mmd_bandwidth: float = 1.0,
+        noise_weight: float = 0.0,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -197,12 +200,14 @@ class StyleTransferObjective:
         self.weights = tf.constant(style_weights, tf.float32)
         self.loss_type = loss_type
         self.normalize = normalize
-        self.mmd_bandwidth = float(mmd_bandwidth)  # loss=mmd: the kernel's width, x_S's spread
+        self.mmd_bandwidth = float(mmd_bandwidth)  # loss=mmd: s^2 over x_S's mean frame distance
         self.alpha = float(alpha)
         self.energy_weight = float(energy_weight)
         self.energy_target: tf.Variable | None = None
         self.harmonic_weight, self.sample_rate = float(harmonic_weight), sample_rate
         self.harmonic: HarmonicLoss | None = None  # built by set_targets when its weight is > 0
+        self.noise_weight = float(noise_weight)
+        self.noise: NoiseLoss | None = None  # likewise
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
         # alpha 0 (the paper's pitch experiments): the content term weighs nothing, so its layer
         # is not computed (final_relu would mean all 30 blocks for a first-five-layers run)
@@ -249,21 +254,30 @@ class StyleTransferObjective:
         s = self.network.features(style, self.style_layers)
         self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
-        self.set_harmonic_target(content, style)
+        self.set_stft_targets(content, style)
         scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
         self.style_targets = [self._style_target(n, s[n], scale) for n in self.style_layers]
 
-    def set_harmonic_target(self, content: tf.Tensor, style: tf.Tensor) -> None:
-        """The harmonic term's fixed parts, when its weight is > 0 (x_C's pitch, x_S's profile).
+    def set_stft_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
+        """The fixed parts of the terms read from x_G's STFT, each when its weight is > 0: the
+        harmonic term's (x_C's pitch, x_S's profile) and the noise term's (x_C's flatness).
 
-        It reads pitch: where pyin hears none in x_C or x_S (a drum, a whisper) the term is off
-        for this run, with a warning (loss/harmonic then reads 0), and the rest runs as set."""
+        The harmonic term reads pitch: where pyin hears none in x_C or x_S (a drum, a whisper)
+        it is off for this run, with a warning (loss/harmonic then reads 0), and the rest runs
+        as set."""
         self.harmonic = None
         if self.harmonic_weight > 0:
             try:
                 self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
             except AudioError as err:
                 log.warning("%s: the harmonic term is off for this run", err)
+        self.noise = NoiseLoss(content[0].numpy()) if self.noise_weight > 0 else None
+
+    def stft_terms(self, wave: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The weighted sum of the STFT terms, and each unweighted (0 for a term that is off)."""
+        harmonic = self.harmonic(wave) if self.harmonic is not None else tf.zeros([])
+        noise = self.noise(wave) if self.noise is not None else tf.zeros([])
+        return self.harmonic_weight * harmonic + self.noise_weight * noise, harmonic, noise
 
     @property
     def computed_names(self) -> list[str]:
@@ -316,8 +330,5 @@ class StyleTransferObjective:
         if self.energy_weight > 0:
             energy = tf.reduce_mean(tf.square(energy_contour(wave) - self.energy_target))
             total = total + self.energy_weight * energy
-        harmonic = tf.zeros([])
-        if self.harmonic is not None:
-            harmonic = self.harmonic(wave)
-            total = total + self.harmonic_weight * harmonic
-        return LossTerms(total, content, style, per_layer, energy, harmonic)
+        weighted, harmonic, noise = self.stft_terms(wave)
+        return LossTerms(total + weighted, content, style, per_layer, energy, harmonic, noise)

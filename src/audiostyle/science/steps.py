@@ -28,6 +28,7 @@ class StepStats:
     per_layer: np.ndarray
     energy: float
     harmonic: float
+    noise: float
     grad_norm: float
     seconds: float
 
@@ -72,6 +73,7 @@ def loss_and_gradient(
 def step_outputs(terms: LossTerms, grad_norm: tf.Tensor) -> tuple:
     """What a step hands StepQueue: the loss terms and the gradient's norm."""
     harmonic = tf.zeros([]) if terms.harmonic is None else terms.harmonic
+    noise = tf.zeros([]) if terms.noise is None else terms.noise
     return (
         terms.total,
         terms.content,
@@ -79,6 +81,7 @@ def step_outputs(terms: LossTerms, grad_norm: tf.Tensor) -> tuple:
         terms.per_layer,
         terms.energy,
         harmonic,
+        noise,
         grad_norm,
     )
 
@@ -92,7 +95,7 @@ class StepQueue:
     block's wall time over its steps.
     """
 
-    KEYS = ("total", "content", "style", "energy", "harmonic", "grad_norm", "seconds")
+    KEYS = ("total", "content", "style", "energy", "harmonic", "noise", "grad_norm", "seconds")
 
     def __init__(
         self,
@@ -147,7 +150,7 @@ class StepQueue:
         self.tick = time.perf_counter()
 
     def _deliver(self, i: int, outputs, seconds: float, updates: bool) -> None:
-        total, content_loss, style_loss, per_layer, energy, harmonic, grad_norm = outputs
+        total, content_loss, style_loss, per_layer, energy, harmonic, noise, grad_norm = outputs
         stats = StepStats(
             step=i,
             total=float(total),
@@ -156,6 +159,7 @@ class StepQueue:
             per_layer=per_layer.numpy(),
             energy=float(energy),
             harmonic=float(harmonic),
+            noise=float(noise),
             grad_norm=float(grad_norm),
             seconds=seconds,
         )

@@ -166,6 +166,7 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         harmonic_weight=cfg.loss.harmonic_weight,
         sample_rate=cfg.audio.sample_rate,
         mmd_bandwidth=cfg.loss.mmd_bandwidth,
+        noise_weight=cfg.loss.noise_weight,
     )
 
 
