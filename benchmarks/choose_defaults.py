@@ -106,6 +106,16 @@ PAIR_METHODS = {
         "loss.mmd_bandwidth=4",
         "loss.harmonic_weight=0.03",
     ],
+    "harmonic 0.03, noise 1": ["loss.harmonic_weight=0.03", "loss.noise_weight=1"],
+    **{
+        f"mmd bandwidth 0.25, harmonic 0.03, noise {w}": [
+            "loss=mmd",
+            "loss.mmd_bandwidth=0.25",
+            "loss.harmonic_weight=0.03",
+            f"loss.noise_weight={w}",
+        ]
+        for w in (0.3, 1, 3, 10)
+    },
 }
 REFERENCES = {"x_C": "ref_content", "mix": "ref_mix"}  # rows read from a run's eval/ref_*
 PAIR_COLUMNS = {  # table heading: the x_G metric (a reference row reads its eval/ref_* twin)
