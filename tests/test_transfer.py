@@ -51,11 +51,14 @@ def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order():
 def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
     """x_G(steps) is evaluated, never stepped from: only a step's gradient is checked."""
     from audiostyle.errors import NumericalError
+    from audiostyle.science.objective import LossTerms
+    from audiostyle.science.steps import step_outputs
     from audiostyle.science.transfer import StepQueue, TransferResult
 
     def outputs(total: float, grad_norm: float):
         zero = tf.constant(0.0)
-        return tf.constant(total), zero, zero, tf.zeros([1]), zero, zero, tf.constant(grad_norm)
+        terms = LossTerms(tf.constant(total), zero, zero, tf.zeros([1]), zero)
+        return step_outputs(terms, tf.constant(grad_norm))
 
     queue = StepQueue(TransferResult(np.zeros(1, np.float32)), None, None, None)
     queue.step(3, outputs(0.5, np.inf), updates=False)
