@@ -28,7 +28,7 @@ from audiostyle.errors import NumericalError
 from audiostyle.science.chunked import ChunkedObjective
 from audiostyle.science.domains import Parametrisation
 from audiostyle.science.objective import StyleTransferObjective
-from audiostyle.science.steps import StepQueue, loss_and_gradient, step_outputs
+from audiostyle.science.steps import StepOutputs, StepQueue, loss_and_gradient, step_outputs
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Evaluator:
         self.compiled = tf.function(self._value, jit_compile=cfg.runtime.xla)
         self.count = 0
         self.refused_loss = np.inf
-        self.recent: dict[bytes, tuple[tf.Tensor, tuple, float, np.ndarray]] = {}
+        self.recent: dict[bytes, tuple[tf.Tensor, StepOutputs, float, np.ndarray]] = {}
 
     def _value(self, var: tf.Tensor):
         terms, grad = loss_and_gradient(self.objective, self.chunked, var, self.param)
@@ -67,13 +67,13 @@ class Evaluator:
         var = tf.constant(x.reshape(self.shape), tf.float32)
         outputs, grad = self.compiled(var)
         self.count += 1
-        total, g = float(outputs[0]), grad.numpy().astype(np.float64).ravel()
+        total, g = float(outputs.total), grad.numpy().astype(np.float64).ravel()
         if not (np.isfinite(total) and np.all(np.isfinite(g))):
             return self.refused_loss, np.zeros_like(x)
         self.recent[key] = (var, outputs, total, g)
         return total, g
 
-    def accepted(self, x: np.ndarray) -> tuple[tf.Tensor, tuple]:
+    def accepted(self, x: np.ndarray) -> tuple[tf.Tensor, StepOutputs]:
         """An accepted iterate's variable and step outputs; forgets the points tried before."""
         if x.tobytes() not in self.recent:  # scipy reports points it has evaluated; if not, ask
             self(x)
@@ -88,10 +88,10 @@ class Iterates:
     def __init__(self, queue: StepQueue, cfg: Config, param: Parametrisation):
         self.queue, self.param, self.steps = queue, param, cfg.optim.steps
         self.count = 0
-        self.last: tuple[tf.Tensor, tuple] | None = None
+        self.last: tuple[tf.Tensor, StepOutputs] | None = None
         self.best: tuple[tf.Tensor, float] | None = None
 
-    def record(self, var: tf.Tensor, outputs: tuple) -> None:
+    def record(self, var: tf.Tensor, outputs: StepOutputs) -> None:
         i = self.count
         self.queue.visit(i, lambda: self.param.waveform(var)[0])
         self.queue.step(i, outputs, updates=i < self.steps)
@@ -102,8 +102,8 @@ class Iterates:
             raise
         self.count += 1
         self.last = (var, outputs)
-        if self.best is None or float(outputs[0]) < self.best[1]:
-            self.best = (var, float(outputs[0]))
+        if self.best is None or float(outputs.total) < self.best[1]:
+            self.best = (var, float(outputs.total))
 
     def output(self, keep_best: bool) -> np.ndarray:
         var = self.best[0] if keep_best else self.last[0]

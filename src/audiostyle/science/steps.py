@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -70,19 +71,32 @@ def loss_and_gradient(
     return terms, tape.gradient(wave, var, output_gradients=grad_wave)
 
 
-def step_outputs(terms: LossTerms, grad_norm: tf.Tensor) -> tuple:
-    """What a step hands StepQueue: the loss terms and the gradient's norm."""
-    harmonic = tf.zeros([]) if terms.harmonic is None else terms.harmonic
-    noise = tf.zeros([]) if terms.noise is None else terms.noise
-    return (
-        terms.total,
-        terms.content,
-        terms.style,
-        terms.per_layer,
-        terms.energy,
-        harmonic,
-        noise,
-        grad_norm,
+class StepOutputs(NamedTuple):
+    """What a step hands StepQueue, on the device until a flush reads it: the loss terms (each
+    unweighted but the total; 0 for a term that is off) and the gradient's norm."""
+
+    total: tf.Tensor
+    content: tf.Tensor
+    style: tf.Tensor
+    per_layer: tf.Tensor
+    energy: tf.Tensor
+    harmonic: tf.Tensor
+    noise: tf.Tensor
+    grad_norm: tf.Tensor
+
+
+def step_outputs(terms: LossTerms, grad_norm: tf.Tensor) -> StepOutputs:
+    """A step's StepOutputs from its loss terms and the gradient's norm."""
+    zero = tf.zeros([])
+    return StepOutputs(
+        total=terms.total,
+        content=terms.content,
+        style=terms.style,
+        per_layer=terms.per_layer,
+        energy=terms.energy,
+        harmonic=zero if terms.harmonic is None else terms.harmonic,
+        noise=zero if terms.noise is None else terms.noise,
+        grad_norm=grad_norm,
     )
 
 
@@ -129,7 +143,7 @@ class StepQueue:
     def probe(self, i: int, wave: tf.Tensor) -> None:
         self.events.append(("probe", i, wave))
 
-    def step(self, i: int, outputs, updates: bool = True) -> None:
+    def step(self, i: int, outputs: StepOutputs, updates: bool = True) -> None:
         """A step's results; `updates=False` for the output x_G(steps), evaluated only: no
         update follows, so its gradient need not be finite."""
         self.events.append(("step" if updates else "output", i, outputs))
@@ -149,18 +163,17 @@ class StepQueue:
         self.steps = 0
         self.tick = time.perf_counter()
 
-    def _deliver(self, i: int, outputs, seconds: float, updates: bool) -> None:
-        total, content_loss, style_loss, per_layer, energy, harmonic, noise, grad_norm = outputs
+    def _deliver(self, i: int, outputs: StepOutputs, seconds: float, updates: bool) -> None:
         stats = StepStats(
             step=i,
-            total=float(total),
-            content=float(content_loss),
-            style=float(style_loss),
-            per_layer=per_layer.numpy(),
-            energy=float(energy),
-            harmonic=float(harmonic),
-            noise=float(noise),
-            grad_norm=float(grad_norm),
+            total=float(outputs.total),
+            content=float(outputs.content),
+            style=float(outputs.style),
+            per_layer=outputs.per_layer.numpy(),
+            energy=float(outputs.energy),
+            harmonic=float(outputs.harmonic),
+            noise=float(outputs.noise),
+            grad_norm=float(outputs.grad_norm),
             seconds=seconds,
         )
         if not (np.isfinite(stats.total) and (np.isfinite(stats.grad_norm) or not updates)):

@@ -40,6 +40,7 @@ from audiostyle.science.objective import StyleTransferObjective
 from audiostyle.science.steps import (
     SnapshotCallback,
     StepCallback,
+    StepOutputs,
     StepQueue,
     TransferResult,
     loss_and_gradient,
@@ -119,7 +120,7 @@ class AdamStep:
         held = self.var if self.best is None else self.best
         return self.param.waveform(held)[0].numpy()
 
-    def evaluate(self):
+    def evaluate(self) -> StepOutputs:
         """The step's outputs at x_G as it stands, without updating it (no second compile)."""
         self.update.assign(False)
         try:
@@ -127,7 +128,7 @@ class AdamStep:
         finally:
             self.update.assign(True)
 
-    def _step(self):
+    def _step(self) -> StepOutputs:
         terms, grad = loss_and_gradient(self.objective, self.chunked, self.var, self.param)
         grad_norm = tf.norm(grad)
         if self.best is not None:  # x_G(i)'s loss is known now, before its update
