@@ -110,3 +110,30 @@ def test_a_run_logs_the_term_and_it_stays_zero_when_off():
     assert result.history["noise"][0] == 0.0  # no excess over x_C yet
     assert all(np.isfinite(result.history["noise"]))
     assert run_transfer(off, build_network(off), content, style).history["noise"] == [0.0] * 3
+
+
+def test_the_floor_ignores_noise_far_below_x_c_and_not_noise_above_it():
+    # A tone as clean as a synthetic glide, and noise some 100 dB under its peak bin, as Adam's
+    # first update lays over it: read with the floor at 80 dB, it is no noise; at 140 dB it is.
+    clean = voice()
+    faint = voice(noise=1e-5)
+    assert term_at(clean, faint) < 1e-4  # the swell's quieter frames: a trace at most
+    assert float(NoiseLoss(clean, floor_db=140.0)(tf.constant(faint[None]))) > 1.0
+    assert term_at(clean, voice(noise=0.01)) > 0.1  # 40 dB under the peak: above the floor
+
+
+def test_the_floor_is_librosa_flatness_of_the_floored_spectrum():
+    x = voice(noise=1e-5)
+    power = stft_power(tf.constant(x[None]))[0].numpy()
+    floor = power.max(axis=1, keepdims=True) * 1e-6  # 60 dB under each frame's peak bin
+    ours = np.exp(log_flatness(tf.constant(power), tf.constant(floor)).numpy())
+    ref = librosa.feature.spectral_flatness(S=np.maximum(power, floor).T, power=1.0)[0]
+    np.testing.assert_allclose(ours, ref, rtol=1e-3)
+
+
+def test_a_non_positive_floor_is_refused(compose_config):
+    from audiostyle.config.validation import validate
+    from audiostyle.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="noise_floor_db"):
+        validate(compose_config("loss.noise_floor_db=0"))

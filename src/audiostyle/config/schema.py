@@ -119,6 +119,7 @@ class LossConfig:
     harmonic_weight: float = 0.0  # x_S's harmonic profile at x_C's pitch (0: off; harmonic_loss)
     mmd_bandwidth: float = 1.0  # loss=mmd: the kernel's s^2 over x_S's mean squared frame distance
     noise_weight: float = 0.0  # x_G's spectral flatness held at x_C's (0: off; noise_loss)
+    noise_floor_db: float = 80.0  # the noise term ignores power this far below x_C's peak bin
 
 
 @dataclass

@@ -63,6 +63,10 @@ def validate(cfg: Config) -> None:
         f"loss.noise_weight must be a finite number >= 0, got {cfg.loss.noise_weight}",
     )
     _require(
+        math.isfinite(cfg.loss.noise_floor_db) and cfg.loss.noise_floor_db > 0,
+        f"loss.noise_floor_db must be a finite number of dB > 0, got {cfg.loss.noise_floor_db}",
+    )
+    _require(
         math.isfinite(cfg.loss.mmd_bandwidth) and cfg.loss.mmd_bandwidth > 0,
         f"loss.mmd_bandwidth must be a finite number > 0, got {cfg.loss.mmd_bandwidth}",
     )

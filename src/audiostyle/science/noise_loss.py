@@ -9,8 +9,12 @@ framed as librosa's (centred, 2048 / 256, power with librosa's amin 1e-10):
 
     L_n = mean over f of max(0, ln F_f(x_G) - ln F_f(x_C))^2,
 
-one-sided: x_G may be cleaner than x_C, never noisier. x_C's frames and flatness are fixed
-before the optimisation (numpy), x_G's come from the harmonic term's TensorFlow STFT.
+one-sided: x_G may be cleaner than x_C, never noisier. Both spectra are floored at `floor_db`
+below the peak bin of x_C's frame: a synthetic tone's valleys lie far below any voice's, and
+without the floor Adam's first update (a broadband noise about its rate in amplitude, some 90 dB
+under the tone) reads as a flatness many times x_C's, the loss never falls below x_G(0)'s and
+keep-best returns x_C (docs/defaults.md). x_C's frames, floors and flatness are fixed before the
+optimisation (numpy), x_G's come from the harmonic term's TensorFlow STFT.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from audiostyle.science import timbre
 from audiostyle.science.harmonic_loss import stft_power
 
 AMIN = 1e-10  # librosa.feature.spectral_flatness's floor on the power spectrum
+DEFAULT_FLOOR_DB = 80.0  # below x_C's peak bin (conf: loss.noise_floor_db; measured, defaults.md)
 
 
-def log_flatness(power: tf.Tensor) -> tf.Tensor:
-    """ln of each frame's spectral flatness, [..., frames] from power [..., frames, bins]."""
-    floored = tf.maximum(power, AMIN)
+def log_flatness(power: tf.Tensor, floor: tf.Tensor | float = AMIN) -> tf.Tensor:
+    """ln of each frame's spectral flatness, [..., frames] from power [..., frames, bins], with
+    the power floored at `floor` (librosa's amin; or per frame, [..., frames, 1])."""
+    floored = tf.maximum(power, floor)
     log_geometric = tf.reduce_mean(tf.math.log(floored), axis=-1)
     return log_geometric - tf.math.log(tf.reduce_mean(floored, axis=-1))
 
@@ -34,14 +40,18 @@ def log_flatness(power: tf.Tensor) -> tf.Tensor:
 class NoiseLoss:
     """The term's fixed parts (x_C's loud frames and their flatness) and its value at x_G."""
 
-    def __init__(self, content: np.ndarray):
-        power = stft_power(tf.constant(content[None, :], tf.float32))[0]
+    def __init__(self, content: np.ndarray, floor_db: float = DEFAULT_FLOOR_DB):
+        power = stft_power(tf.constant(content[None, :], tf.float32))[0].numpy()
         # never empty: the 95th-percentile frame is within LOUD_DB of itself
-        frames = np.flatnonzero(timbre.loud_mask(power.numpy().sum(axis=1)))
+        frames = np.flatnonzero(timbre.loud_mask(power.sum(axis=1)))
+        loud = power[frames]
+        peak = loud.max(axis=1, keepdims=True)
         self.frames = tf.constant(frames, tf.int32)
-        self.ceiling = tf.gather(log_flatness(power), self.frames)
+        self.floor = tf.constant(np.maximum(peak * 10.0 ** (-floor_db / 10.0), AMIN), tf.float32)
+        self.ceiling = log_flatness(tf.constant(loud), self.floor)
 
     def __call__(self, wave: tf.Tensor) -> tf.Tensor:
         """Mean squared excess of x_G's ln flatness over x_C's, on x_C's loud frames."""
-        excess = tf.gather(log_flatness(stft_power(wave)[0]), self.frames) - self.ceiling
+        power = tf.gather(stft_power(wave)[0], self.frames)
+        excess = log_flatness(power, self.floor) - self.ceiling
         return tf.reduce_mean(tf.square(tf.nn.relu(excess)))

@@ -32,7 +32,7 @@ from audiostyle.errors import AudioError
 from audiostyle.science.harmonic_loss import HarmonicLoss
 from audiostyle.science.histogram import SortedTarget, sorted_over_time
 from audiostyle.science.mmd import KernelTarget, check_pairs, mmd_distance
-from audiostyle.science.noise_loss import NoiseLoss
+from audiostyle.science.noise_loss import DEFAULT_FLOOR_DB, NoiseLoss
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ class StyleTransferObjective:
         sample_rate: int = 16000,
         mmd_bandwidth: float = 1.0,
         noise_weight: float = 0.0,
+        noise_floor_db: float = DEFAULT_FLOOR_DB,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -206,7 +207,7 @@ class StyleTransferObjective:
         self.energy_target: tf.Variable | None = None
         self.harmonic_weight, self.sample_rate = float(harmonic_weight), sample_rate
         self.harmonic: HarmonicLoss | None = None  # built by set_targets when its weight is > 0
-        self.noise_weight = float(noise_weight)
+        self.noise_weight, self.noise_floor_db = float(noise_weight), float(noise_floor_db)
         self.noise: NoiseLoss | None = None  # likewise
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
         # alpha 0 (the paper's pitch experiments): the content term weighs nothing, so its layer
@@ -271,7 +272,9 @@ class StyleTransferObjective:
                 self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
             except AudioError as err:
                 log.warning("%s: the harmonic term is off for this run", err)
-        self.noise = NoiseLoss(content[0].numpy()) if self.noise_weight > 0 else None
+        self.noise = (
+            NoiseLoss(content[0].numpy(), self.noise_floor_db) if self.noise_weight > 0 else None
+        )
 
     def stft_terms(self, wave: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The weighted sum of the STFT terms, and each unweighted (0 for a term that is off)."""

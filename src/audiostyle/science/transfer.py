@@ -168,6 +168,7 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         sample_rate=cfg.audio.sample_rate,
         mmd_bandwidth=cfg.loss.mmd_bandwidth,
         noise_weight=cfg.loss.noise_weight,
+        noise_floor_db=cfg.loss.noise_floor_db,
     )
 
 
