@@ -116,6 +116,19 @@ PAIR_METHODS = {
         ]
         for w in (0.3, 1, 3, 10)
     },
+    # the noise term's floor (loss.noise_floor_db, 80 unless named): 60 is too high a floor
+    "harmonic 0.03, noise 1, floor 60": [
+        "loss.harmonic_weight=0.03",
+        "loss.noise_weight=1",
+        "loss.noise_floor_db=60",
+    ],
+    "mmd bandwidth 0.25, harmonic 0.03, noise 0.3, floor 60": [
+        "loss=mmd",
+        "loss.mmd_bandwidth=0.25",
+        "loss.harmonic_weight=0.03",
+        "loss.noise_weight=0.3",
+        "loss.noise_floor_db=60",
+    ],
 }
 REFERENCES = {"x_C": "ref_content", "mix": "ref_mix"}  # rows read from a run's eval/ref_*
 PAIR_COLUMNS = {  # table heading: the x_G metric (a reference row reads its eval/ref_* twin)
