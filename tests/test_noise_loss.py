@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from audiostyle.science import timbre
 from audiostyle.science.harmonic_loss import stft_power
-from audiostyle.science.noise_loss import NoiseLoss, log_flatness
+from audiostyle.science.noise_loss import DEFAULT_FLOOR_DB, NoiseLoss, log_flatness
 
 from conftest import SPECTRAL, plain_config
 
@@ -25,8 +25,8 @@ def voice(f0: float = 180.0, noise: float = 0.0, seconds: float = 1.0) -> np.nda
     return (x + noise * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
 
 
-def term_at(content: np.ndarray, wave: np.ndarray) -> float:
-    return float(NoiseLoss(content)(tf.constant(wave[None, :])))
+def term_at(content: np.ndarray, wave: np.ndarray, floor_db: float = DEFAULT_FLOOR_DB) -> float:
+    return float(NoiseLoss(content, floor_db)(tf.constant(wave[None, :])))
 
 
 def test_flatness_matches_librosa_frame_by_frame():
@@ -118,7 +118,7 @@ def test_the_floor_ignores_noise_far_below_x_c_and_not_noise_above_it():
     clean = voice()
     faint = voice(noise=1e-5)
     assert term_at(clean, faint) < 1e-4  # the swell's quieter frames: a trace at most
-    assert float(NoiseLoss(clean, floor_db=140.0)(tf.constant(faint[None]))) > 1.0
+    assert term_at(clean, faint, floor_db=140.0) > 1.0
     assert term_at(clean, voice(noise=0.01)) > 0.1  # 40 dB under the peak: above the floor
 
 
