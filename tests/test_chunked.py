@@ -9,6 +9,8 @@ from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
 from audiostyle.science.chunked import ChunkedObjective, chunk_samples
 from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.science.histogram import SortedTarget
+from audiostyle.science.mmd import KernelTarget
 from audiostyle.science.objective import FrameGramTarget, StyleTransferObjective, gram_sum
 from audiostyle.science.spectral import SpectralNetwork
 from audiostyle.science.transfer import run_transfer
@@ -54,15 +56,25 @@ def whole_and_chunked(
     chunked = ChunkedObjective(objective(), chunk)
     assert chunked.context > 0 and -(-samples // chunk) > 1  # really in several chunks
     chunked.set_targets(content, style)
-    held = chunked.objective.style_targets if loss == LossType.gram else chunked.style_targets
+    held = chunked.style_targets if loss == LossType.l2 else chunked.objective.style_targets
     assert len(held) == len(style_layers)
     for want, got in zip(whole.style_targets, held):
-        if isinstance(want, FrameGramTarget):  # the whole clip holds it by frames
-            want = want.as_gram_matrix()
+        want, got = comparable(want), comparable(got)
         got = got[:, : want.shape[1]]  # L2 targets are held padded to whole chunks
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-4, atol=1e-6)
     chunk_terms, chunk_grad = chunked(x)
     return (terms, grad), (chunk_terms, chunk_grad)
+
+
+def comparable(target) -> tf.Tensor:
+    """A style target as one tensor: a Gram matrix, x_S's sorted or kernel frames, or taps."""
+    if isinstance(target, FrameGramTarget):  # the whole clip holds it by frames
+        return target.as_gram_matrix()
+    if isinstance(target, SortedTarget):
+        return target.sorted
+    if isinstance(target, KernelTarget):
+        return target.frames
+    return target
 
 
 def assert_same(whole, chunked, content: bool = True):
@@ -106,6 +118,16 @@ def test_spectral_chunks_give_the_whole_clip_loss_and_gradient(spectral, loss, n
     layers = ["conv", "spectrum"]
     whole, chunked = whole_and_chunked(spectral, "conv", layers, loss, normalize, 4608, 1024)
     assert_same(whole, chunked)
+
+
+@pytest.mark.parametrize("loss", [LossType.histogram, LossType.mmd])
+def test_whole_clip_losses_in_chunks_give_the_whole_clip_loss_and_gradient(spectral, loss):
+    """histogram sorts and mmd pairs every frame: pass 1 gathers the clip's frames, pass 2
+    takes <dL/dF, F> chunk by chunk; the same loss and gradient as the whole clip."""
+    layers = ["conv", "spectrum"]
+    whole, chunked = whole_and_chunked(spectral, "conv", layers, loss, Normalize.none, 4608, 1024)
+    assert_same(whole, chunked)
+    assert float(whole[0].style) > 0
 
 
 def test_one_matmul_gram_gradient_equals_autodiff():

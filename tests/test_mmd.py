@@ -4,15 +4,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.clips.inputs import load_inputs
 from audiostyle.config.schema import LossType, Normalize
 from audiostyle.errors import ConfigError
-from audiostyle.science.encoder import build_network
 from audiostyle.science.mmd import MAX_PAIRS
 from audiostyle.science.objective import StyleTransferObjective
-from audiostyle.science.transfer import run_transfer
 
-from conftest import SPECTRAL, TINY, check_a_spectral_run_descends, plain_config, run_cli
+from conftest import (
+    TINY,
+    check_a_chunked_run_matches_the_whole_clip,
+    check_a_spectral_run_descends,
+    run_cli,
+)
 
 CHANNELS = 3
 
@@ -110,13 +112,8 @@ def test_a_spectral_run_with_the_mmd_loss_ends_below_its_start(alone):
     check_a_spectral_run_descends("mmd", alone)
 
 
-def test_a_clip_that_needs_chunks_is_refused_with_the_way_out():
-    cfg = plain_config(
-        SPECTRAL, {"loss.type": "mmd", "audio.duration": 0.5, "runtime.chunk_seconds": 0.1}
-    )
-    inputs = load_inputs(cfg)
-    with pytest.raises(ConfigError, match="loss=mmd pairs every frame .* loss=gram"):
-        run_transfer(cfg, build_network(cfg), inputs.content, inputs.style)
+def test_a_clip_in_chunks_takes_the_whole_clips_steps():
+    check_a_chunked_run_matches_the_whole_clip("mmd")
 
 
 def test_a_bandwidth_that_is_not_positive_is_refused(compose_config):

@@ -8,9 +8,12 @@ of chunk + 2 * context samples (zeros outside the clip, with the network told wh
 ends so its padding matches the whole clip's), and only the chunk's own outputs are kept.
 
 - Pass 1 sums each style layer's F^T F over chunks: the Gram matrices G(x_G) of the whole clip.
-- The style loss and dL/dG follow from G; dL/dG is then a constant.
-- Pass 2 takes, per chunk, the gradient of <dL/dG, F^T F> + the chunk's share of the content,
-  L2 style and energy terms, and adds it into the clip's gradient.
+  A loss that needs every frame at once (histogram sorts them, mmd pairs them) gathers the
+  whole clip's F instead: a layer's frames are small beside the network's memory.
+- The style loss and dL/dG (or dL/dF) follow; that gradient is then a constant.
+- Pass 2 takes, per chunk, the gradient of <dL/dG, F^T F> (or <dL/dF, F> on the chunk's own
+  frames) + the chunk's share of the content, L2 style and energy terms, and adds it into the
+  clip's gradient.
 
 The result is the whole-clip loss and gradient (to float32 rounding), with memory that depends
 on the chunk and not on the clip's length. Both passes are `tf.while_loop`s over one window
@@ -24,7 +27,6 @@ import math
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
-from audiostyle.errors import ConfigError
 from audiostyle.science.objective import (
     ENERGY_FRAME,
     ENERGY_HOP,
@@ -35,6 +37,8 @@ from audiostyle.science.objective import (
     energy_contour,
     gram_sum,
 )
+
+WHOLE_CLIP_LOSSES = (LossType.histogram, LossType.mmd)  # need every frame of a layer at once
 
 
 def alignment(network) -> int:
@@ -68,15 +72,6 @@ class ChunkedObjective:
     """Loss terms and d total / d wave of `objective` for a wave [1, T], chunk by chunk."""
 
     def __init__(self, objective: StyleTransferObjective, chunk: int):
-        whole_clip = {LossType.histogram: "sorts each channel", LossType.mmd: "pairs every frame"}
-        if objective.loss_type in whole_clip:  # both need every frame at once
-            raise ConfigError(
-                f"loss={objective.loss_type.value} {whole_clip[objective.loss_type]} over the "
-                "whole clip, which chunked evaluation "
-                f"does not hold; this run needs chunks of {chunk / objective.sample_rate:.1f} s "
-                "(runtime.chunk_seconds, or the memory budget runtime.memory_gb). Use a shorter "
-                "audio.duration, a larger runtime.memory_gb, or loss=gram"
-            )
         net = objective.network
         self.objective = objective
         self.network = net
@@ -152,17 +147,30 @@ class ChunkedObjective:
         _, *sums = tf.while_loop(lambda i, *_: i < chunks, body, (tf.constant(0), *zeros))
         return [s / self._steps(n, length) for n, s in zip(names, sums)]
 
+    @tf.autograph.experimental.do_not_convert
     def features(self, wave: tf.Tensor, names: list[str]) -> dict[str, tf.Tensor]:
         """Whole-clip taps, computed chunk by chunk (only the outputs are held)."""
         length, padded = wave.shape[1], self._padded(wave)
         chunks = self._chunks(length)
-        parts: dict[str, list[tf.Tensor]] = {n: [] for n in names}
-        for i in range(chunks):
+
+        def body(i, *parts):
             taps = self._features(self._window(padded, i), i, length, names)
-            for n in names:
-                hop = self.network.hop(n)
-                parts[n].append(self._own(taps[n], hop, tf.constant(i), self._steps(n, length)))
-        return {n: tf.concat(p, axis=1)[:, : self._steps(n, length)] for n, p in parts.items()}
+            own = [
+                self._own(taps[n], self.network.hop(n), i, self._steps(n, length)) for n in names
+            ]
+            return (i + 1, *(p.write(i, f) for p, f in zip(parts, own)))
+
+        arrays = [tf.TensorArray(wave.dtype, size=chunks) for _ in names]
+        _, *parts = tf.while_loop(lambda i, *_: i < chunks, body, (tf.constant(0), *arrays))
+        return {
+            n: self._joined(p.stack())[:, : self._steps(n, length)] for n, p in zip(names, parts)
+        }
+
+    @staticmethod
+    def _joined(stacked: tf.Tensor) -> tf.Tensor:
+        """[chunks, batch, count, c] -> [batch, chunks x count, c], chunk after chunk."""
+        chunks, batch, count, c = stacked.shape
+        return tf.reshape(tf.transpose(stacked, [1, 0, 2, 3]), [batch, chunks * count, c])
 
     def _channels(self, names: list[str]) -> dict[str, int]:
         """Channels of each tap, from a trace of the network (nothing is computed)."""
@@ -197,6 +205,10 @@ class ChunkedObjective:
         if o.loss_type == LossType.gram:
             grams = self.gram_matrices(style, o.style_layers)
             o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
+        elif o.loss_type in WHOLE_CLIP_LOSSES:  # the objective's own targets, from whole taps
+            taps = self.features(style, o.style_layers)
+            scale = content.shape[1] / style.shape[1]
+            o.style_targets = [o.style_target(n, taps[n], scale) for n in o.style_layers]
         else:
             taps = self.features(style, o.style_layers)
             self.style_targets = [self._held(taps[n], hop_of(n), chunks) for n in o.style_layers]
@@ -213,19 +225,30 @@ class ChunkedObjective:
             return tf.constant(1.0 / math.prod(target.shape))
         return 1.0 / tf.maximum(tf.reduce_sum(tf.square(target)), TINY)
 
-    def _gram_gradients(self, wave: tf.Tensor):
-        """Per-layer Gram distances and dL_style/dG from pass 1 (empty for L2 style)."""
+    def _style_gradients(self, wave: tf.Tensor) -> tuple[tf.Tensor | None, list[tf.Tensor]]:
+        """Pass 1: per-layer style distances over the whole clip and d L_style / d each layer's
+        Gram matrix (gram) or whole-clip taps (histogram, mmd; zero-padded to whole chunks).
+        L2 style is a sum over time: (None, []), pass 2 takes it chunk by chunk."""
         o = self.objective
-        if o.loss_type != LossType.gram:
+        if o.loss_type == LossType.gram:
+            stats = self.gram_matrices(wave, o.style_layers)
+            measure = lambda g, t: distance(g, t, o.normalize)  # noqa: E731
+        elif o.loss_type in WHOLE_CLIP_LOSSES:
+            taps = self.features(wave, o.style_layers)
+            stats = [taps[n] for n in o.style_layers]
+            measure = o.style_distance
+        else:
             return None, []
-        grams = self.gram_matrices(wave, o.style_layers)
         with tf.GradientTape() as tape:
-            tape.watch(grams)
-            per_layer = tf.stack(
-                [distance(g, t, o.normalize) for g, t in zip(grams, o.style_targets)]
-            )
+            tape.watch(stats)
+            per_layer = tf.stack([measure(x, t) for x, t in zip(stats, o.style_targets)])
             style = tf.reduce_sum(o.weights * per_layer)
-        return per_layer, tape.gradient(style, grams)
+        grads = tape.gradient(style, stats)
+        if o.loss_type in WHOLE_CLIP_LOSSES:
+            chunks = self._chunks(wave.shape[1])
+            hops = [self.network.hop(n) for n in o.style_layers]
+            grads = [self._pad_target(g, hop, chunks) for g, hop in zip(grads, hops)]
+        return per_layer, grads
 
     @tf.autograph.experimental.do_not_convert
     def __call__(self, wave: tf.Tensor) -> tuple[LossTerms, tf.Tensor]:
@@ -234,8 +257,8 @@ class ChunkedObjective:
         length, padded = wave.shape[1], self._padded(wave)
         chunks = self._chunks(length)
         names = o.computed_names
-        gram_per_layer, d_gram = self._gram_gradients(wave)
-        gram = o.loss_type == LossType.gram
+        whole_per_layer, d_style = self._style_gradients(wave)
+        gram, whole = o.loss_type == LossType.gram, o.loss_type in WHOLE_CLIP_LOSSES
         energy_steps = -(-length // ENERGY_HOP)
 
         def chunk_terms(window, i):
@@ -250,22 +273,24 @@ class ChunkedObjective:
                 content = tf.reduce_sum(tf.square(diff)) * self.content_scale
             per_layer, surrogate = [], tf.zeros([])
             for k, n in enumerate(o.style_layers):
+                hop = self.network.hop(n)
                 if gram:
-                    steps = self._steps(n, length)
-                    g = gram_sum(own[n]) / steps
-                    surrogate += tf.reduce_sum(d_gram[k] * g)
+                    g = gram_sum(own[n]) / self._steps(n, length)
+                    surrogate += tf.reduce_sum(d_style[k] * g)
+                elif whole:
+                    surrogate += tf.reduce_sum(self._own_target(d_style[k], hop, i) * own[n])
                 else:
-                    t = self._own_target(self.style_targets[k], self.network.hop(n), i)
+                    t = self._own_target(self.style_targets[k], hop, i)
                     per_layer.append(tf.reduce_sum(tf.square(own[n] - t)) * self.style_scales[k])
             energy = tf.zeros([])
             if o.energy_weight > 0:
                 e = self._own(energy_contour(window)[..., None], ENERGY_HOP, i, energy_steps)
                 t = self._own_target(self.energy_target, ENERGY_HOP, i)
                 energy = tf.reduce_sum(tf.square(e - t)) / energy_steps
-            if not gram:
+            if per_layer:  # L2 style
                 per_layer = tf.stack(per_layer)
                 surrogate += tf.reduce_sum(o.weights * per_layer)
-            else:
+            else:  # pass 1 measured them on the whole clip
                 per_layer = tf.zeros([len(o.style_layers)])
             surrogate += o.alpha * content + o.energy_weight * energy
             return surrogate, content, per_layer, energy
@@ -288,8 +313,8 @@ class ChunkedObjective:
             tf.zeros([]),
         )
         _, grad, content, per_layer, energy = tf.while_loop(lambda i, *_: i < chunks, body, start)
-        if gram:
-            per_layer = gram_per_layer
+        if whole_per_layer is not None:
+            per_layer = whole_per_layer
         style = tf.reduce_sum(o.weights * per_layer)
         total = style + o.alpha * content + o.energy_weight * energy
         grad = tf.transpose(grad)[:, self.context : self.context + length]
