@@ -22,6 +22,7 @@ shape, so XLA compiles one chunk body whatever the length.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import tensorflow as tf
@@ -232,7 +233,7 @@ class ChunkedObjective:
         o = self.objective
         if o.loss_type == LossType.gram:
             stats = self.gram_matrices(wave, o.style_layers)
-            measure = lambda g, t: distance(g, t, o.normalize)  # noqa: E731
+            measure = functools.partial(distance, normalize=o.normalize)
         elif o.loss_type in WHOLE_CLIP_LOSSES:
             taps = self.features(wave, o.style_layers)
             stats = [taps[n] for n in o.style_layers]
