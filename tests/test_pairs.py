@@ -42,6 +42,38 @@ def test_sung_glide_glides_from_200_to_300_hz():
     assert cents(start, 200 * 1.5**0.05) < 50 and cents(end, 200 * 1.5**0.95) < 50
 
 
+def test_the_held_out_glide_falls_from_330_to_190_hz():
+    pairs = load_pairs()
+    f0, voiced = f0_track(pairs.sung_glide(*pairs.GLIDES["glide_down"]), 16000)
+    frames = len(f0) // 10
+    start, end = np.nanmedian(f0[:frames]), np.nanmedian(f0[-frames:])
+    ratio = 190 / 330
+    assert voiced.mean() > 0.9
+    assert cents(start, 330 * ratio**0.05) < 50 and cents(end, 330 * ratio**0.95) < 50
+
+
+def test_held_out_pairs_share_no_made_clip_with_the_pairs_defaults_were_chosen_on():
+    pairs = load_pairs()
+    chosen_on = {clip for pair in pairs.PAIRS.values() for clip in pair}
+    held_out = {clip for pair in pairs.HELD_OUT.values() for clip in pair}
+    assert len(pairs.HELD_OUT) >= 6 and not set(pairs.HELD_OUT) & set(pairs.PAIRS)
+    assert held_out & chosen_on == {"speech.wav"}  # the one real recording is in both
+    texts = {pairs.recipe(c).get("text") for c in held_out if c.startswith("espeak")}
+    assert texts == {pairs.HELD_OUT_SENTENCE} != {pairs.SENTENCE}
+    for clip in held_out:  # every clip has a recipe: GM programs, voices and glides all known
+        assert pairs.recipe(clip)["kind"] in {"bundled", "espeak-ng", "sung_glide", "fluidsynth"}
+
+
+@pytest.mark.slow  # espeak-ng, fluidsynth and fluid-soundfont-gm (.ci/run installs them)
+def test_held_out_maker_writes_the_held_out_pairs(tmp_path):
+    pairs = load_pairs()
+    manifest = pairs.make(tmp_path, only=["espeak_gb.wav", "horn_65.wav"], held_out=True)
+    assert manifest["pairs"] == pairs.HELD_OUT
+    voice, horn = manifest["clips"]["espeak_gb.wav"], manifest["clips"]["horn_65.wav"]
+    assert cents(horn["f0_hz"][1], pairs.midi_hz(65)) < 50
+    assert horn["f0_hz"][1] > 2 * voice["f0_hz"][2]  # F4, far above the low voice
+
+
 @pytest.mark.slow  # espeak-ng, fluidsynth and fluid-soundfont-gm (.ci/run installs them)
 def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
     pairs = load_pairs()
