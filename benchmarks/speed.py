@@ -21,15 +21,17 @@ the issue's idea for GPUs): the same clips, x_G(0) tiled B times; the table's "s
 step's time over B. The objective's means then run over the batch too, which scales each
 trial's gradient by 1/B (Adam does not see it): the work is a batched product's, the loss is
 reported for B = 1 only.
-`--network spectral`: the default run's network (experiment=spectral), against
-- `before: conv op, C x C Grams`: its step as it was, XLA-compiled: tf.nn.convolution and the
-  4096 x 4096 Gram matrices, where the product takes one matmul of unfolded frames and the Gram
-  distance through frames (objective.frame_gram_distance). FLOP columns are left empty there.
-- `xla, no harmonic term`: the same step without loss.harmonic_weight's term (issue #18), what
-  the default was before it: its loss differs, so it is not checked against the others.
-- `xla, loss=histogram`, `xla, loss=mmd` (with --variants): the default step with another
-  style loss (its loss differs too); `xla, noise term`: the default step with
-  loss.noise_weight's term added.
+`--network spectral`: the default run's network and step (experiment=spectral: loss=mmd with the
+noise term), against
+- `xla, previous default`: the default step before it (loss=gram, no noise term): the speed
+  the issue holds the new default to. Its loss differs, so it is checked against the next only;
+- `before: conv op, C x C Grams`: that Gram step as it was before the product's formulation,
+  XLA-compiled: tf.nn.convolution and the 4096 x 4096 Gram matrices, where the product takes one
+  matmul of unfolded frames and the Gram distance through frames
+  (objective.frame_gram_distance). FLOP columns are left empty there.
+- with --variants, each over the previous default: `xla, no harmonic term` (without
+  loss.harmonic_weight's term, issue #18), `xla, loss=histogram`, `xla, loss=mmd` (bandwidth 1,
+  no noise term) and `xla, noise term` (the Gram with the noise term at 1); their losses differ.
 The clips (`test_clips`) are a pitched melody and note, so the harmonic term reads them as a
 voice and an instrument; every other part of a step costs the same on any clip of that length.
 Every variant runs in its own process, so each peak memory is its own. Peak memory is the
@@ -53,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+PREVIOUS_DEFAULT = ["loss=gram", "loss.noise_weight=0"]  # the spectral step before loss=mmd
 VARIANTS = {
     "plain function": {"plain": True, "baseline": True, "overrides": ["runtime.xla=false"]},
     "eager": {"eager": True, "baseline": True, "overrides": ["runtime.xla=false"]},
@@ -69,22 +72,42 @@ VARIANTS = {
     "before: conv op, C x C Grams": {
         "before": True,
         "baseline": True,
-        "overrides": ["runtime.xla=true"],
+        "loss_of": "previous default",
+        "overrides": ["runtime.xla=true", *PREVIOUS_DEFAULT],
     },
+    "xla, previous default": {  # the spectral default before the MMD row (docs/defaults.md)
+        "baseline": True,
+        "loss_of": "previous default",
+        "overrides": ["runtime.xla=true", *PREVIOUS_DEFAULT],
+    },
+    # each spelled in full over the previous default, so a variant stays the step it timed
     "xla, no harmonic term": {  # the spectral default before issue #18's term
         "own_loss": True,
-        "baseline": True,
-        "overrides": ["runtime.xla=true", "loss.harmonic_weight=0"],
+        "overrides": ["runtime.xla=true", *PREVIOUS_DEFAULT, "loss.harmonic_weight=0"],
     },
-    "xla, loss=histogram": {"own_loss": True, "overrides": ["runtime.xla=true", "loss=histogram"]},
-    "xla, loss=mmd": {"own_loss": True, "overrides": ["runtime.xla=true", "loss=mmd"]},
-    "xla, noise term": {"own_loss": True, "overrides": ["runtime.xla=true", "loss.noise_weight=1"]},
+    "xla, loss=histogram": {
+        "own_loss": True,
+        "overrides": ["runtime.xla=true", "loss=histogram", "loss.noise_weight=0"],
+    },
+    "xla, loss=mmd": {
+        "own_loss": True,
+        "overrides": [
+            "runtime.xla=true",
+            "loss=mmd",
+            "loss.mmd_bandwidth=1",
+            "loss.noise_weight=0",
+        ],
+    },
+    "xla, noise term": {
+        "own_loss": True,
+        "overrides": ["runtime.xla=true", "loss=gram", "loss.noise_weight=1"],
+    },
 }
 NETWORK_VARIANTS = {
     "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s", "xla, bfloat16"],
     "spectral": [
         "before: conv op, C x C Grams",
-        "xla, no harmonic term",
+        "xla, previous default",
         "function",
         "xla",
         "xla, bfloat16",
@@ -326,24 +349,24 @@ def worker(task: list) -> None:
 
 
 def check_losses(rows: list[dict], lengths: list[int]) -> None:
-    """The float32 variants compute one loss, or the timings mean nothing; a bfloat16 variant's
-    difference from them is printed (rounding, docs/speed.md)."""
+    """Variants of one loss compute it alike, or the timings mean nothing: the float32 default
+    step's variants, and each `loss_of` group; a bfloat16 variant's difference from the default
+    is printed (rounding, docs/speed.md)."""
     for samples in lengths:
         done = [
             r
             for r in rows
             if r["samples"] == samples and "first_loss" in r and r.get("batch", 1) == 1
         ]
-        exact = [
-            r["first_loss"]
-            for r in done
-            if not (
-                VARIANTS[r["variant"]].get("low_precision")
-                or VARIANTS[r["variant"]].get("own_loss")
-            )
-        ]
-        if exact and max(exact) - min(exact) > 1e-4 * max(abs(x) for x in exact):
-            print(f"WARNING: the variants' losses differ at T = {samples}: {exact}")
+        groups: dict[str, list[float]] = {}
+        for r in done:
+            spec = VARIANTS[r["variant"]]
+            if not (spec.get("low_precision") or spec.get("own_loss")):
+                groups.setdefault(spec.get("loss_of", "default"), []).append(r["first_loss"])
+        for group, exact in groups.items():
+            if max(exact) - min(exact) > 1e-4 * max(abs(x) for x in exact):
+                print(f"WARNING: the {group} variants' losses differ at T = {samples}: {exact}")
+        exact = groups.get("default")
         for r in done:
             if exact and VARIANTS[r["variant"]].get("low_precision"):
                 off = abs(r["first_loss"] - exact[0]) / abs(exact[0])

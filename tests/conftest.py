@@ -35,9 +35,12 @@ SPECTRAL = {
     "encoder.network": "spectral",
     "content_layer.layer": "conv",
     "style_layers.layers": ["conv"],
+    "loss.type": "mmd",
     "loss.normalize": "none",
+    "loss.mmd_bandwidth": 0.25,
     "loss.energy_weight": 1.0,
     "loss.harmonic_weight": 0.03,
+    "loss.noise_weight": 0.3,
     "optim.lr": 0.01,
     "optim.schedule": "warmup_cosine",
     "optim.keep_best": True,
@@ -133,7 +136,12 @@ def check_a_spectral_run_descends(loss: str, alone: bool) -> None:
     from audiostyle.science.encoder import build_network
     from audiostyle.science.transfer import run_transfer
 
-    only = {"alpha": 0.0, "loss.energy_weight": 0.0, "loss.harmonic_weight": 0.0}
+    only = {
+        "alpha": 0.0,
+        "loss.energy_weight": 0.0,
+        "loss.harmonic_weight": 0.0,
+        "loss.noise_weight": 0.0,
+    }
     cfg = plain_config(
         SPECTRAL,
         {"loss.type": loss, "audio.content": "tone:220", "audio.style": "tone:660"},
@@ -149,8 +157,9 @@ def check_a_spectral_run_descends(loss: str, alone: bool) -> None:
 
 
 def check_a_chunked_run_matches_the_whole_clip(loss: str) -> None:
-    """A 0.5 s spectral run in 0.1 s chunks takes the steps the whole clip's run takes: `loss`
-    needs every frame at once, so pass 1 gathers them (science/chunked.py)."""
+    """A 0.5 s spectral run in 0.1 s chunks takes the steps the whole clip's run takes, both
+    XLA-compiled as by default: `loss` needs every frame at once, so pass 1 gathers them
+    (science/chunked.py)."""
     import numpy as np
 
     from audiostyle.clips.inputs import load_inputs
@@ -158,6 +167,7 @@ def check_a_chunked_run_matches_the_whole_clip(loss: str) -> None:
     from audiostyle.science.transfer import run_transfer
 
     short = {"loss.type": loss, "audio.duration": 0.5, "optim.steps": 5, "snapshots": []}
+    short["runtime.xla"] = True  # as a run's default; TINY_SETTINGS turn it off
     results = []
     for chunk in (None, 0.1):
         cfg = plain_config(SPECTRAL, short, {"runtime.chunk_seconds": chunk})

@@ -105,7 +105,7 @@ def test_a_run_logs_the_term_and_it_stays_zero_when_off():
     content, style = voice(), voice(f0=300.0)
     plain = {"encoder.spectral.filters": 64, "init.scale": 0.0}  # x_G(0) = x_C exactly
     on = plain_config(SPECTRAL, {"loss.noise_weight": 1.0, **plain})
-    off = plain_config(SPECTRAL, plain)
+    off = plain_config(SPECTRAL, plain, {"loss.noise_weight": 0.0})
     result = run_transfer(on, build_network(on), content, style)
     assert result.history["noise"][0] == 0.0  # no excess over x_C yet
     assert all(np.isfinite(result.history["noise"]))

@@ -128,7 +128,7 @@ def test_init_sources(compose_config):
         initial_waveform(cfg, content, style), initial_waveform(compose_config(), content, style)
     )
     assert (
-        cfg.loss.type == LossType.gram
+        cfg.loss.type == LossType.mmd  # the default run's (experiment=spectral)
         and compose_config("init=style").init.source == InitSource.style
     )
 

@@ -98,11 +98,11 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
     cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
     cmd += ["--pair", "espeak_low_cello", "--duration", "0.5", "--steps", "3"]
-    cmd += ["--only", "harmonic 0 (previous default)", "lbfgs, harmonic 0.1"]
+    cmd += ["--only", "harmonic 0 (first default)", "lbfgs, harmonic 0.1"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = json.loads((tmp_path / "results.json").read_text())["results"]["espeak_low_cello"]
-    assert set(runs) == {"harmonic 0 (previous default)", "lbfgs, harmonic 0.1"}
+    assert set(runs) == {"harmonic 0 (first default)", "lbfgs, harmonic 0.1"}
     assert "optim=lbfgs loss.harmonic_weight=0.1" in runs["lbfgs, harmonic 0.1"]["command"]
     for run in runs.values():
         assert run["command"].startswith("python run.py tracking=none audio.content=")
@@ -113,7 +113,7 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     assert [r[1] for r in rows] == [
         "x_C",
         "mix",
-        "harmonic 0 (previous default)",
+        "harmonic 0 (first default)",
         "lbfgs, harmonic 0.1",
     ]
     # x_C at its own pitch (every voiced frame, or 90% when it is one steady note); neither

@@ -51,11 +51,12 @@ def test_params_metrics_tags_and_status(tracked_run):
     cfg, summary, client, r = tracked_run
     assert r.info.status == "FINISHED"
     assert r.data.params["optim.lr"] == str(cfg.optim.lr)
-    assert r.data.params["loss.type"] == "gram"
+    assert r.data.params["loss.type"] == cfg.loss.type.value == "mmd"
     assert r.data.params["style_layers.layers"] == "[conv]"
     assert r.data.tags["choice.loss"] == "gram" and r.data.tags["device"].endswith("CPU:0")
     assert "tensorflow_version" in r.data.tags and "git_commit" in r.data.tags
-    assert r.info.run_name.startswith(f"gram-relu_first-conv-a{cfg.alpha:g}-lr{cfg.optim.lr:g}-")
+    name = f"{cfg.loss.type.value}-relu_first-conv-a{cfg.alpha:g}-lr{cfg.optim.lr:g}-"
+    assert r.info.run_name.startswith(name)
     for key in (
         "loss/total",
         "loss/content",
@@ -67,8 +68,11 @@ def test_params_metrics_tags_and_status(tracked_run):
     ):
         history = client.get_metric_history(r.info.run_id, key)
         assert sorted(m.step for m in history) == [0, 1, 2, 3], key  # 3: x_G(3), the output
-    (last,) = [m for m in client.get_metric_history(r.info.run_id, "loss/total") if m.step == 3]
-    assert last.value == pytest.approx(summary["loss/total"])  # the output's loss
+    # the output is the lowest-loss x_G (optim.keep_best): summary's loss/total is that step's
+    history = {m.step: m.value for m in client.get_metric_history(r.info.run_id, "loss/total")}
+    output_step = summary["optim/output_step"]
+    assert history[output_step] == min(history.values())
+    assert history[output_step] == pytest.approx(summary["loss/total"])
     for key in (
         "eval/style_distance",
         "eval/content_distance",
