@@ -208,8 +208,7 @@ class ChunkedObjective:
             o.style_targets = [tf.Variable(g, trainable=False) for g in grams]
         elif o.loss_type in WHOLE_CLIP_LOSSES:  # the objective's own targets, from whole taps
             taps = self.features(style, o.style_layers)
-            scale = content.shape[1] / style.shape[1]
-            o.style_targets = [o.style_target(n, taps[n], scale) for n in o.style_layers]
+            o.set_style_targets(taps, content.shape[1], style.shape[1])
         else:
             taps = self.features(style, o.style_layers)
             self.style_targets = [self._held(taps[n], hop_of(n), chunks) for n in o.style_layers]

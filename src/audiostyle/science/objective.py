@@ -218,7 +218,7 @@ class StyleTransferObjective:
         # sorted activations (histogram), or a KernelTarget (mmd)
         self.style_targets: list[StyleTarget] = []
 
-    def style_target(self, layer: str, taps: tf.Tensor, scale: float) -> StyleTarget:
+    def _style_target(self, layer: str, taps: tf.Tensor, scale: float) -> StyleTarget:
         """x_S's target of one layer; `scale`: x_G's length over x_S's (x_G's frames count)."""
         if self.loss_type == LossType.histogram:
             return SortedTarget(taps)
@@ -256,8 +256,13 @@ class StyleTransferObjective:
         self.content_target = tf.Variable(target, trainable=False)
         self.energy_target = tf.Variable(energy_contour(content), trainable=False)
         self.set_stft_targets(content, style)
-        scale = content.shape[1] / style.shape[1]  # x_G is as long as x_C
-        self.style_targets = [self.style_target(n, s[n], scale) for n in self.style_layers]
+        self.set_style_targets(s, content.shape[1], style.shape[1])
+
+    def set_style_targets(self, taps: dict[str, tf.Tensor], content: int, style: int) -> None:
+        """Every style layer's target from x_S's whole-clip `taps`; x_G is as long as x_C
+        (`content` samples against x_S's `style`), which some targets count in."""
+        scale = content / style
+        self.style_targets = [self._style_target(n, taps[n], scale) for n in self.style_layers]
 
     def set_stft_targets(self, content: tf.Tensor, style: tf.Tensor) -> None:
         """The fixed parts of the terms read from x_G's STFT, each when its weight is > 0: the
