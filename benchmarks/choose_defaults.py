@@ -2,7 +2,7 @@
 
 Each setting is one real run composed from conf/ (Hydra compose API, tracking off) on top of its
 network's experiment (`experiment=nsynth` or `experiment=spectral`); the table reports the loss
-terms and the evaluation metrics of src/audiostyle/science/metrics.py.
+terms and the evaluation metrics of src/audiostyle/measures/metrics.py.
 Usage: python benchmarks/choose_defaults.py --network nsynth|spectral [--duration 1.0]
        [--steps 100] [--out docs/defaults.json] [--only NAME ...]
 
@@ -11,7 +11,7 @@ benchmarks/pairs.py made in DIR, 3 s each, as `python run.py tracking=none audio
 audio.style=... audio.duration=3` plus the method's overrides would run it. Beside each pair's
 method rows, rows for x_C and the plain mix read from the run's own reference metrics
 (eval/ref_content/*, eval/ref_mix/*), with transfer_score and beats_mix computed for them by
-science/timbre.py's functions. Writes DIR/results.json (every run's summary) and
+measures/timbre.py's functions. Writes DIR/results.json (every run's summary) and
 DIR/results.md (the table and the command behind each row), and keeps each run's folder
 (generated.wav, report.html) in DIR/runs/PAIR/METHOD.
 Usage: python benchmarks/pairs.py DIR
@@ -33,9 +33,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from audiostyle.config.from_hydra import register_configs, to_config
+from audiostyle.measures import timbre
 from audiostyle.run.context import RunContext
 from audiostyle.run.runner import run
-from audiostyle.science import timbre
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

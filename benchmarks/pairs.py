@@ -36,7 +36,7 @@ from audiostyle.clips.specs import example_path
 from audiostyle.commands.render_dataset import find_tools, render_note
 from audiostyle.errors import AudiostyleError
 from audiostyle.files import atomic_path
-from audiostyle.science.timbre import f0_track
+from audiostyle.measures.timbre import f0_track
 
 RATE = 16000
 SECONDS = 3.0

@@ -187,7 +187,7 @@ def stock_conv_network(cfg):
     """The spectral network with its conv as TensorFlow's conv op, as it was."""
     import tensorflow as tf
 
-    from audiostyle.science.spectral import SpectralNetwork
+    from audiostyle.networks.spectral import SpectralNetwork
 
     class StockConv(SpectralNetwork):
         def _conv(self, spec):
@@ -202,11 +202,11 @@ def plain_step(cfg, content: np.ndarray, style: np.ndarray, x0: np.ndarray):
     import tensorflow as tf
 
     from audiostyle.config.schema import style_weights
-    from audiostyle.science.encoder import dilation
-    from audiostyle.science.layers import canonical
-    from audiostyle.science.mulaw import encoder_input
-    from audiostyle.science.objective import distance, energy_contour
-    from audiostyle.science.weights import random_weights
+    from audiostyle.losses.objective import distance, energy_contour
+    from audiostyle.networks.encoder import dilation
+    from audiostyle.networks.layers import canonical
+    from audiostyle.networks.mulaw import encoder_input
+    from audiostyle.networks.weights import random_weights
 
     w = random_weights(cfg.encoder.seed)
     conv = tf.nn.convolution
@@ -269,8 +269,8 @@ def measure(
     """One variant in this process: step times and peak memory."""
     import tensorflow as tf
 
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import (
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import (
         AdamStep,
         build_chunked,
         build_objective,

@@ -133,8 +133,8 @@ def check_a_spectral_run_descends(loss: str, alone: bool) -> None:
     """Through the real spectral network, 20 steps on two tones with `loss.type=loss`: the run's
     loss falls, and the style distance itself by a tenth when it is the whole loss."""
     from audiostyle.clips.inputs import load_inputs
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import run_transfer
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import run_transfer
 
     only = {
         "alpha": 0.0,
@@ -159,12 +159,12 @@ def check_a_spectral_run_descends(loss: str, alone: bool) -> None:
 def check_a_chunked_run_matches_the_whole_clip(loss: str) -> None:
     """A 0.5 s spectral run in 0.1 s chunks takes the steps the whole clip's run takes, both
     XLA-compiled as by default: `loss` needs every frame at once, so pass 1 gathers them
-    (science/chunked.py)."""
+    (losses/chunked.py)."""
     import numpy as np
 
     from audiostyle.clips.inputs import load_inputs
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import run_transfer
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import run_transfer
 
     short = {"loss.type": loss, "audio.duration": 0.5, "optim.steps": 5, "snapshots": []}
     short["runtime.xla"] = True  # as a run's default; TINY_SETTINGS turn it off

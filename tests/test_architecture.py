@@ -1,5 +1,6 @@
 """The layout's rules, checked: the science and the clips import no framework, no module imports
-itself through others, and no module outgrows a reader."""
+itself through others, no loss reaches a judge nor a judge a loss, and no module outgrows a
+reader."""
 
 from __future__ import annotations
 
@@ -40,9 +41,16 @@ def imported(path: Path) -> set[str]:
     return {m for m in found if m in MODULES}
 
 
-@pytest.mark.parametrize(
-    "package", ["audiostyle.science", "audiostyle.clips", "audiostyle.config.schema"]
+SCIENCE = (
+    "audiostyle.networks",
+    "audiostyle.losses",
+    "audiostyle.optimisation",
+    "audiostyle.measures",
+    "audiostyle.judges",
 )
+
+
+@pytest.mark.parametrize("package", [*SCIENCE, "audiostyle.clips", "audiostyle.config.schema"])
 def test_the_science_and_the_clips_import_no_framework(package):
     """Imported in a fresh interpreter, every module under the package leaves Hydra, OmegaConf,
     MLflow and Optuna unloaded."""
@@ -74,11 +82,12 @@ def test_no_module_imports_itself_through_others():
 
 
 def test_the_packages_depend_one_way():
-    """science and clips know nothing of run, sweep and commands; run knows nothing of sweep
-    and commands; sweep nothing of commands."""
+    """The science and the clips know nothing of run, sweep and commands; run knows nothing of
+    sweep and commands; sweep nothing of commands."""
+    framework = ("audiostyle.run", "audiostyle.sweep", "audiostyle.commands")
     below = {
-        "audiostyle.science": ("audiostyle.run", "audiostyle.sweep", "audiostyle.commands"),
-        "audiostyle.clips": ("audiostyle.run", "audiostyle.sweep", "audiostyle.commands"),
+        **{package: framework for package in SCIENCE},
+        "audiostyle.clips": framework,
         "audiostyle.run": ("audiostyle.sweep", "audiostyle.commands"),
         "audiostyle.sweep": ("audiostyle.commands",),
     }
@@ -96,3 +105,46 @@ def test_the_packages_depend_one_way():
 def test_no_module_outgrows_a_reader():
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def reached(module: str) -> set[str]:
+    """Every audiostyle module a module imports, directly or through others."""
+    seen, todo = set(), [module]
+    while todo:
+        for nxt in imported(MODULES[todo.pop()]) - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def reaching(packages: tuple[str, ...], others: tuple[str, ...]) -> list[str]:
+    return [
+        f"{m} reaches {i}"
+        for m in MODULES
+        if m.startswith(packages)
+        for i in sorted(reached(m))
+        if i.startswith(others)
+    ]
+
+
+JUDGES = ("audiostyle.judges",)
+OPTIMISED = ("audiostyle.losses", "audiostyle.optimisation")
+
+
+def test_no_loss_reaches_a_judge_and_no_judge_a_loss():
+    """Judges are not objectives: a judge shares no code with what a run optimises, and nothing a
+    run optimises can read a judge (DEVELOPERS.md, issue #32)."""
+    assert reaching(OPTIMISED, JUDGES) == []
+    assert reaching(JUDGES, OPTIMISED) == []
+
+
+def test_the_judge_rule_catches_an_import(tmp_path, monkeypatch):
+    """The check above fails when a judge imports a loss through another module."""
+    via = tmp_path / "via.py"
+    via.write_text("from audiostyle.losses.objective import distance\n")
+    judge = tmp_path / "judge.py"
+    judge.write_text("import audiostyle.measures.via\n")
+    monkeypatch.setitem(MODULES, "audiostyle.measures.via", via)
+    monkeypatch.setitem(MODULES, "audiostyle.judges.fake", judge)
+    found = reaching(JUDGES, OPTIMISED)
+    assert "audiostyle.judges.fake reaches audiostyle.losses.objective" in found

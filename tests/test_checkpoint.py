@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from audiostyle.config.schema import MuLaw
 from audiostyle.errors import CheckpointError
-from audiostyle.science.checkpoint import expected_shapes, load_magenta_weights
-from audiostyle.science.encoder import NSynthEncoder
-from audiostyle.science.mulaw import encoder_input
+from audiostyle.networks.checkpoint import expected_shapes, load_magenta_weights
+from audiostyle.networks.encoder import NSynthEncoder
+from audiostyle.networks.mulaw import encoder_input
 
 from reference import encoder_taps, mu_law_quantized, random_tensors, write_tf1_checkpoint
 

@@ -7,14 +7,15 @@ import tensorflow as tf
 from audiostyle.config.schema import LossType, MuLaw, Normalize, SpectralConfig
 from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.science.chunked import ChunkedObjective, chunk_samples
-from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
-from audiostyle.science.histogram import SortedTarget
-from audiostyle.science.mmd import KernelTarget
-from audiostyle.science.objective import FrameGramTarget, StyleTransferObjective, gram_sum
-from audiostyle.science.spectral import SpectralNetwork
-from audiostyle.science.transfer import run_transfer
-from audiostyle.science.weights import random_weights
+from audiostyle.losses.chunked import ChunkedObjective, chunk_samples
+from audiostyle.losses.gram import gram_sum
+from audiostyle.losses.histogram import SortedTarget
+from audiostyle.losses.mmd import KernelTarget
+from audiostyle.losses.objective import FrameGramTarget, StyleTransferObjective
+from audiostyle.networks.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.networks.spectral import SpectralNetwork
+from audiostyle.networks.weights import random_weights
+from audiostyle.optimisation.transfer import run_transfer
 
 from conftest import NSYNTH, plain_config
 

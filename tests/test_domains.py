@@ -9,10 +9,10 @@ import tensorflow as tf
 
 from audiostyle.config.schema import Domain
 from audiostyle.errors import ConfigError
-from audiostyle.science.domains import GAIN_FFT, GAIN_HOP, Parametrisation
-from audiostyle.science.encoder import build_network
-from audiostyle.science.timbre import f0_track, harmonic_distance
-from audiostyle.science.transfer import run_transfer
+from audiostyle.measures.timbre import f0_track, harmonic_distance
+from audiostyle.networks.encoder import build_network
+from audiostyle.optimisation.domains import GAIN_FFT, GAIN_HOP, Parametrisation
+from audiostyle.optimisation.transfer import run_transfer
 
 from conftest import SPECTRAL, plain_config
 

@@ -5,11 +5,11 @@ import pytest
 import tensorflow as tf
 
 from audiostyle.config.schema import MuLaw
-from audiostyle.science.checkpoint import weights_from_tensors
-from audiostyle.science.encoder import NSynthEncoder, dilation
-from audiostyle.science.layers import NSYNTH_LAYERS
-from audiostyle.science.mulaw import encoder_input
-from audiostyle.science.weights import random_weights
+from audiostyle.networks.checkpoint import weights_from_tensors
+from audiostyle.networks.encoder import NSynthEncoder, dilation
+from audiostyle.networks.layers import NSYNTH_LAYERS
+from audiostyle.networks.mulaw import encoder_input
+from audiostyle.networks.weights import random_weights
 
 from reference import encoder_taps, mu_law_quantized, random_tensors
 

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from audiostyle.errors import AudioError
-from audiostyle.science import timbre
-from audiostyle.science.harmonic_loss import HarmonicLoss
+from audiostyle.losses.harmonic import HarmonicLoss
+from audiostyle.measures import timbre
 
 from conftest import SPECTRAL, plain_config
 
@@ -66,9 +66,9 @@ def test_unpitched_style_is_refused(clips):
 
 
 def test_term_counts_in_the_spectral_objective_and_chunks_match_it(clips):
-    from audiostyle.science.chunked import ChunkedObjective
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import build_objective
+    from audiostyle.losses.chunked import ChunkedObjective
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import build_objective
 
     cfg = plain_config(SPECTRAL, {"loss.harmonic_weight": 0.5, "encoder.spectral.filters": 64})
     objective = build_objective(cfg, build_network(cfg))
@@ -109,8 +109,8 @@ def test_negative_weight_is_refused(compose_config):
 def test_an_unpitched_clip_turns_the_term_off_with_a_warning(clips, caplog):
     """A drum or a whisper as x_S (here silence: pyin hears no pitch) leaves nothing for the
     term to read: the run goes on without it, says so, and loss/harmonic reads 0."""
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import run_transfer
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import run_transfer
 
     cfg = plain_config(SPECTRAL, {"loss.harmonic_weight": 0.03, "encoder.spectral.filters": 64})
     silence = np.zeros_like(clips["s"])

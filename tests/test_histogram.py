@@ -6,7 +6,7 @@ import tensorflow as tf
 from scipy.optimize import linear_sum_assignment
 
 from audiostyle.config.schema import LossType, Normalize
-from audiostyle.science.objective import StyleTransferObjective
+from audiostyle.losses.objective import StyleTransferObjective
 
 from conftest import (
     TINY,

@@ -117,8 +117,8 @@ def test_other_discarded_errors_are_still_reported(discarded_interrupts_kept, mo
 def test_a_transfer_stops_at_its_first_step_after_a_discarded_ctrl_c(
     discarded_interrupts_kept, compose_config
 ):
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import run_transfer
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import run_transfer
 
     cfg = compose_config("optim.steps=3", "snapshots=[0]")
     network = build_network(cfg)  # loading and building: where the garbage collector ran

@@ -5,7 +5,7 @@ import pytest
 
 from audiostyle.clips.specs import load
 from audiostyle.clips.synth import sine
-from audiostyle.science.measure import (
+from audiostyle.measures.extras import (
     f0_track,
     loss_curve_facts,
     pitch_measures,

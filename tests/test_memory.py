@@ -7,11 +7,11 @@ import pytest
 
 from audiostyle.config.schema import MuLaw
 from audiostyle.errors import ConfigError
-from audiostyle.science.chunked import chunk_samples, window_samples
-from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures, build_network
-from audiostyle.science.memory import GB, SAFETY, auto_chunk_seconds, budget_bytes, step_bytes
-from audiostyle.science.transfer import run_transfer
-from audiostyle.science.weights import random_weights
+from audiostyle.losses.chunked import chunk_samples, window_samples
+from audiostyle.networks.encoder import NSynthEncoder, NSynthFeatures, build_network
+from audiostyle.networks.weights import random_weights
+from audiostyle.optimisation.memory import GB, SAFETY, auto_chunk_seconds, budget_bytes, step_bytes
+from audiostyle.optimisation.transfer import run_transfer
 
 from conftest import NSYNTH, plain_config
 
@@ -50,12 +50,12 @@ def test_a_clip_that_fits_runs_whole_and_a_long_one_in_the_longest_chunks_that_f
 
 def test_a_clip_no_chunk_splits_runs_whole_and_says_why(nsynth, caplog):
     """Under 1 s over a tiny budget: chunks of 1 s would hold the whole clip anyway."""
-    with caplog.at_level(logging.INFO, logger="audiostyle.science.memory"):
+    with caplog.at_level(logging.INFO, logger="audiostyle.optimisation.memory"):
         assert auto_chunk_seconds(nsynth, NAMES, 12000, RATE, 0.1 * GB) is None
     assert "no chunk length (down to 1 s) splits it: it runs whole" in caplog.text
     assert "chunks" not in caplog.text.replace("no chunk length", "")
     with caplog.at_level(
-        logging.INFO, logger="audiostyle.science.memory"
+        logging.INFO, logger="audiostyle.optimisation.memory"
     ):  # 1.5 s: 1 s chunks split it
         assert auto_chunk_seconds(nsynth, NAMES, 24000, RATE, 0.1 * GB) == 1.0
 
@@ -81,7 +81,7 @@ def test_a_run_over_budget_is_chunked_and_says_so(caplog):
     for budget in ("1.35", "100"):
         cfg = plain_config(NSYNTH, short, shallow, {"runtime.memory_gb": float(budget)})
         network = build_network(cfg)
-        with caplog.at_level(logging.INFO, logger="audiostyle.science.memory"):
+        with caplog.at_level(logging.INFO, logger="audiostyle.optimisation.memory"):
             result = run_transfer(cfg, network, content, style)
         chunks[budget] = result.chunk_samples
         assert np.isfinite(result.history["total"][0])

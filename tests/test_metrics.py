@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from audiostyle.clips.specs import load
-from audiostyle.science.metrics import evaluate
-from audiostyle.science.timbre import (
+from audiostyle.measures.metrics import evaluate
+from audiostyle.measures.timbre import (
     FLOOR_DB,
     HARMONICS,
     covoiced_share,
@@ -175,8 +175,8 @@ def test_flatness_is_numpys_geometric_over_arithmetic_mean_on_x_cs_loud_frames()
     from flat, white noise near exp(-Euler's gamma) = 0.56; noise over x_C raises the ratio."""
     import librosa
 
-    from audiostyle.science.metrics import spectral_flatness
-    from audiostyle.science.timbre import FRAME, HOP, loud_frames
+    from audiostyle.measures.metrics import spectral_flatness
+    from audiostyle.measures.timbre import FRAME, HOP, loud_frames
 
     content = np.concatenate([tone(melody(), STEEP)[: N // 2], np.zeros(N // 2, np.float32)])
     noise = (0.1 * np.random.default_rng(0).normal(size=N)).astype(np.float32)

@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
 from audiostyle.errors import ConfigError
-from audiostyle.science.mmd import MAX_PAIRS
-from audiostyle.science.objective import StyleTransferObjective
+from audiostyle.losses.mmd import MAX_PAIRS
+from audiostyle.losses.objective import StyleTransferObjective
 
 from conftest import (
     TINY,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from audiostyle.science.mulaw import MU, compand, expand
+from audiostyle.networks.mulaw import MU, compand, expand
 
 
 def slope_of(f, x: np.ndarray) -> np.ndarray:

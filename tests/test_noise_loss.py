@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.science import timbre
-from audiostyle.science.harmonic_loss import stft_power
-from audiostyle.science.noise_loss import DEFAULT_FLOOR_DB, NoiseLoss, log_flatness
+from audiostyle.losses.harmonic import stft_power
+from audiostyle.losses.noise import DEFAULT_FLOOR_DB, NoiseLoss, log_flatness
+from audiostyle.measures import timbre
 
 from conftest import SPECTRAL, plain_config
 
@@ -59,9 +59,9 @@ def test_a_gradient_step_takes_noise_out():
 
 
 def test_term_counts_in_the_spectral_objective_and_chunks_match_it():
-    from audiostyle.science.chunked import ChunkedObjective
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import build_objective
+    from audiostyle.losses.chunked import ChunkedObjective
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import build_objective
 
     weights = {"loss.noise_weight": 2.0, "loss.harmonic_weight": 0.5}
     cfg = plain_config(SPECTRAL, {**weights, "encoder.spectral.filters": 64})
@@ -99,8 +99,8 @@ def test_negative_weight_is_refused(compose_config):
 
 
 def test_a_run_logs_the_term_and_it_stays_zero_when_off():
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.transfer import run_transfer
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import run_transfer
 
     content, style = voice(), voice(f0=300.0)
     plain = {"encoder.spectral.filters": 64, "init.scale": 0.0}  # x_G(0) = x_C exactly

@@ -7,9 +7,7 @@ import pytest
 import tensorflow as tf
 
 from audiostyle.config.schema import Config, InitSource, LossType, MuLaw, Normalize
-from audiostyle.science.encoder import NSynthEncoder, NSynthFeatures
-from audiostyle.science.metrics import style_distance
-from audiostyle.science.objective import (
+from audiostyle.losses.objective import (
     FrameGramTarget,
     StyleTransferObjective,
     distance,
@@ -17,8 +15,10 @@ from audiostyle.science.objective import (
     gram,
     gram_by_frames,
 )
-from audiostyle.science.transfer import build_objective, run_transfer
-from audiostyle.science.weights import random_weights
+from audiostyle.measures.metrics import style_distance
+from audiostyle.networks.encoder import NSynthEncoder, NSynthFeatures
+from audiostyle.networks.weights import random_weights
+from audiostyle.optimisation.transfer import build_objective, run_transfer
 
 from conftest import NSYNTH, plain_config
 
@@ -111,7 +111,7 @@ def test_every_domain_starts_at_the_same_waveform(encoder):
 
 
 def test_init_sources(compose_config):
-    from audiostyle.science.transfer import initial_waveform
+    from audiostyle.optimisation.transfer import initial_waveform
 
     content, style = tone(440), tone(880)
     for option, base in (
@@ -278,7 +278,7 @@ def assert_frames_match_gram_matrices(
 def test_spectral_layers_with_few_frames_go_by_frames_with_the_same_loss_and_gradient():
     """128 filters and 129 bins, 16 frames: both layers under 0.2 frames per channel."""
     from audiostyle.config.schema import SpectralConfig
-    from audiostyle.science.spectral import SpectralNetwork
+    from audiostyle.networks.spectral import SpectralNetwork
 
     net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=128, width=5), 0)
     assert_frames_match_gram_matrices(net, "conv", ["conv", "spectrum"], [True, True], seed=6)
@@ -304,7 +304,7 @@ def test_frames_are_counted_at_x_g_length_not_the_style_clips():
     """A short style clip (16 frames, under 0.2 x 128) against a 4x longer x_C: x_G has 64
     frames, over the break-even, so the Gram matrices are kept."""
     from audiostyle.config.schema import SpectralConfig
-    from audiostyle.science.spectral import SpectralNetwork
+    from audiostyle.networks.spectral import SpectralNetwork
 
     net = SpectralNetwork(SpectralConfig(n_fft=256, hop=64, filters=128, width=5), 0)
     rng = np.random.default_rng(9)

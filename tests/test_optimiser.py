@@ -11,8 +11,8 @@ import tensorflow as tf
 from audiostyle.clips.inputs import load_inputs
 from audiostyle.config.schema import OptimConfig, Schedule
 from audiostyle.errors import ConfigError
-from audiostyle.science.encoder import build_network
-from audiostyle.science.transfer import learning_rate, run_transfer
+from audiostyle.networks.encoder import build_network
+from audiostyle.optimisation.transfer import learning_rate, run_transfer
 
 from conftest import SPECTRAL, plain_config
 
@@ -142,7 +142,7 @@ def test_lbfgs_never_climbs_and_ends_below_its_start(pair):
     assert np.all(np.diff(totals) <= 0)
     assert totals[-1] < totals[0]
     assert result.evaluations >= cfg.optim.steps  # one evaluation an iteration at least
-    from audiostyle.science.transfer import build_objective
+    from audiostyle.optimisation.transfer import build_objective
 
     objective = build_objective(cfg, build_network(cfg))
     objective.set_targets(tf.constant(inputs.content[None]), tf.constant(inputs.style[None]))

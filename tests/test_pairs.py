@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiostyle.science.timbre import f0_track
+from audiostyle.measures.timbre import f0_track
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,12 +5,12 @@ import pytest
 import tensorflow as tf
 
 from audiostyle.config.schema import SpectralConfig
-from audiostyle.science.encoder import NSynthEncoder, build_network
-from audiostyle.science.metrics import content_distance, style_distance
-from audiostyle.science.spectral import SpectralNetwork
-from audiostyle.science.timbre import harmonic_distance
-from audiostyle.science.transfer import build_objective, initial_waveform, run_transfer
-from audiostyle.science.weights import random_weights
+from audiostyle.measures.metrics import content_distance, style_distance
+from audiostyle.measures.timbre import harmonic_distance
+from audiostyle.networks.encoder import NSynthEncoder, build_network
+from audiostyle.networks.spectral import SpectralNetwork
+from audiostyle.networks.weights import random_weights
+from audiostyle.optimisation.transfer import build_objective, initial_waveform, run_transfer
 
 from conftest import NSYNTH, SPECTRAL, plain_config
 

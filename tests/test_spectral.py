@@ -9,10 +9,10 @@ import tensorflow as tf
 from audiostyle.config.schema import ContentLayerConfig, SpectralConfig
 from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
-from audiostyle.science.metrics import style_distance
-from audiostyle.science.spectral import SpectralNetwork
-from audiostyle.science.timbre import harmonic_distance
-from audiostyle.science.transfer import run_transfer
+from audiostyle.measures.metrics import style_distance
+from audiostyle.measures.timbre import harmonic_distance
+from audiostyle.networks.spectral import SpectralNetwork
+from audiostyle.optimisation.transfer import run_transfer
 
 from conftest import SPECTRAL, plain_config
 
@@ -99,7 +99,7 @@ def test_layer_names_are_checked_against_the_network(compose_config):
 
 def short_transfer(*settings: dict):
     from audiostyle.clips.inputs import load_inputs
-    from audiostyle.science.encoder import build_network
+    from audiostyle.networks.encoder import build_network
 
     short = {"audio.duration": 1.0, "optim.steps": 80, "snapshots": []}
     cfg = plain_config(SPECTRAL, short, {"encoder.spectral.filters": 512}, *settings)
@@ -131,9 +131,9 @@ def test_the_default_transfer_lowers_the_loss_and_takes_the_styles_harmonic_prof
 
 
 def test_energy_term_is_zero_at_the_content_and_counts_in_the_total():
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.objective import energy_contour
-    from audiostyle.science.transfer import build_objective
+    from audiostyle.losses.objective import energy_contour
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import build_objective
 
     t = np.arange(4096) / 16000
     content = (0.5 * np.sin(2 * np.pi * 220 * t) * (t < 0.128)).astype(np.float32)  # a pause after
@@ -157,7 +157,7 @@ def test_energy_term_is_zero_at_the_content_and_counts_in_the_total():
 
 
 def test_dynamic_range_tells_pauses_from_a_drone():
-    from audiostyle.science.metrics import dynamic_range_db
+    from audiostyle.measures.metrics import dynamic_range_db
 
     t = np.arange(32000) / 16000
     speechlike = np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 1.5 * t) > 0)

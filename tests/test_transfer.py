@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiostyle.science.encoder import build_network
-from audiostyle.science.transfer import build_objective, run_transfer
+from audiostyle.networks.encoder import build_network
+from audiostyle.optimisation.transfer import build_objective, run_transfer
 
 from conftest import SPECTRAL, plain_config
 
@@ -51,9 +51,9 @@ def test_logging_every_few_steps_delivers_each_step_and_snapshot_in_order():
 def test_the_outputs_gradient_need_not_be_finite_its_loss_must():
     """x_G(steps) is evaluated, never stepped from: only a step's gradient is checked."""
     from audiostyle.errors import NumericalError
-    from audiostyle.science.objective import LossTerms
-    from audiostyle.science.steps import step_outputs
-    from audiostyle.science.transfer import StepQueue, TransferResult
+    from audiostyle.losses.objective import LossTerms
+    from audiostyle.optimisation.steps import step_outputs
+    from audiostyle.optimisation.transfer import StepQueue, TransferResult
 
     def outputs(total: float, grad_norm: float):
         zero = tf.constant(0.0)

@@ -20,7 +20,7 @@ from audiostyle.config.networks import check_layer_names
 from audiostyle.config.schema import EncoderConfig, MuLaw, Weights
 from audiostyle.errors import AudioError, AudiostyleError, ConfigError
 from audiostyle.files import atomic_path, check_output_file, storage_errors
-from audiostyle.science.checkpoint import checkpoint_prefix
+from audiostyle.networks.checkpoint import checkpoint_prefix
 
 RATE = 16000
 
@@ -62,8 +62,8 @@ def encode_clip(
     """The named activations of one clip (length a multiple of 512) as [time, channels]."""
     import tensorflow as tf
 
-    from audiostyle.science.encoder import build_encoder
-    from audiostyle.science.mulaw import encoder_input
+    from audiostyle.networks.encoder import build_encoder
+    from audiostyle.networks.mulaw import encoder_input
 
     encoder = build_encoder(encoder_cfg)
     x = encoder_input(tf.constant(clip[None, :]), mu_law)[..., None]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from audiostyle.errors import ConfigError
-from audiostyle.science.layers import NSYNTH_LAYERS, SPECTRAL_LAYERS
+from audiostyle.networks.layers import NSYNTH_LAYERS, SPECTRAL_LAYERS
 
 NSYNTH_LAYER_SETS = ("relu_first", "relu_second", "relu_both", "residual", "first5")
 

@@ -46,8 +46,8 @@ class Method(str, Enum):
 class LossType(str, Enum):
     gram = "gram"
     l2 = "l2"
-    histogram = "histogram"  # each channel's distribution over time (science/histogram.py)
-    mmd = "mmd"  # the frames' distribution under a Gaussian kernel (science/mmd.py)
+    histogram = "histogram"  # each channel's distribution over time (losses/histogram.py)
+    mmd = "mmd"  # the frames' distribution under a Gaussian kernel (losses/mmd.py)
 
 
 class Normalize(str, Enum):

@@ -17,7 +17,7 @@ from audiostyle.config.schema import (
     Weights,
 )
 from audiostyle.errors import ConfigError
-from audiostyle.science.layers import canonical
+from audiostyle.networks.layers import canonical
 
 
 def _require(ok: bool, message: str) -> None:
@@ -148,7 +148,7 @@ def validate(cfg: Config) -> None:
             bool(e.checkpoint),
             "encoder=magenta needs encoder.checkpoint=/path/to/wavenet-ckpt/model.ckpt-200000",
         )
-        from audiostyle.science.checkpoint import checkpoint_prefix
+        from audiostyle.networks.checkpoint import checkpoint_prefix
 
         checkpoint_prefix(e.checkpoint)  # there, before TensorFlow loads (read later)
     else:

@@ -114,11 +114,11 @@ def transfer_and_write(
     from audiostyle.run.quiet import start_tensorflow
 
     start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
+    from audiostyle.measures.extras import measure
+    from audiostyle.measures.metrics import evaluate
+    from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.transfer import initial_waveform, run_transfer
     from audiostyle.run.report import write_run_report
-    from audiostyle.science.encoder import build_network
-    from audiostyle.science.measure import measure
-    from audiostyle.science.metrics import evaluate
-    from audiostyle.science.transfer import initial_waveform, run_transfer
 
     network = build_network(cfg)
     bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)

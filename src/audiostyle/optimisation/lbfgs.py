@@ -25,10 +25,10 @@ from scipy.optimize import minimize
 from audiostyle import interrupts
 from audiostyle.config.schema import Config
 from audiostyle.errors import NumericalError
-from audiostyle.science.chunked import ChunkedObjective
-from audiostyle.science.domains import Parametrisation
-from audiostyle.science.objective import StyleTransferObjective
-from audiostyle.science.steps import StepOutputs, StepQueue, loss_and_gradient, step_outputs
+from audiostyle.losses.chunked import ChunkedObjective
+from audiostyle.losses.objective import StyleTransferObjective
+from audiostyle.optimisation.domains import Parametrisation
+from audiostyle.optimisation.steps import StepOutputs, StepQueue, loss_and_gradient, step_outputs
 
 log = logging.getLogger(__name__)
 

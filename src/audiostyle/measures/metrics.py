@@ -37,7 +37,7 @@ import functools
 import numpy as np
 from scipy import signal
 
-from audiostyle.science import timbre
+from audiostyle.measures import timbre
 
 N_FFT = 1024
 HOP = 256

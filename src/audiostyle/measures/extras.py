@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from audiostyle.config.schema import MeasureConfig
-from audiostyle.science.timbre import f0_track, within_cents
+from audiostyle.measures.timbre import f0_track, within_cents
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ import math
 import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
-from audiostyle.science.objective import (
+from audiostyle.losses.gram import gram_sum
+from audiostyle.losses.objective import (
     ENERGY_FRAME,
     ENERGY_HOP,
     TINY,
@@ -36,7 +37,6 @@ from audiostyle.science.objective import (
     StyleTransferObjective,
     distance,
     energy_contour,
-    gram_sum,
 )
 
 WHOLE_CLIP_LOSSES = (LossType.histogram, LossType.mmd)  # need every frame of a layer at once

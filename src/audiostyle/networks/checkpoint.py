@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from audiostyle.errors import CheckpointError
-from audiostyle.science.layers import NUM_BLOCKS
-from audiostyle.science.weights import BOTTLENECK, CHANNELS, FILTER_LENGTH, EncoderWeights
+from audiostyle.networks.layers import NUM_BLOCKS
+from audiostyle.networks.weights import BOTTLENECK, CHANNELS, FILTER_LENGTH, EncoderWeights
 
 EMA_SUFFIX = "/ExponentialMovingAverage"
 

@@ -7,8 +7,8 @@ clips of any length compare. Per-layer distances:
   scale. Raw Gram differences grow with the fourth power of activation size, which grows
   through the residual stack, so without it the last layers carry nearly all of the loss.
 X is G(S(x)) for `gram`, S(x) itself for `l2`, and C(x) for the content term; `histogram`
-compares each channel's sorted S(x) over time with x_S's quantiles (science/histogram.py), and
-`mmd` the sets of frames of S(x) and S(x_S) under a Gaussian kernel (science/mmd.py).
+compares each channel's sorted S(x) over time with x_S's quantiles (losses/histogram.py), and
+`mmd` the sets of frames of S(x) and S(x_S) under a Gaussian kernel (losses/mmd.py).
 An optional energy-contour term (Verma & Smith; the paper's future work) adds
 `energy_weight * mean((E(x) - E(x_C))^2)`, E = log mean power of 64 ms frames (hop 16 ms), so x_G
 keeps x_C's loudness over time (its pauses stay quiet).
@@ -29,10 +29,11 @@ import tensorflow as tf
 
 from audiostyle.config.schema import LossType, Normalize
 from audiostyle.errors import AudioError
-from audiostyle.science.harmonic_loss import HarmonicLoss
-from audiostyle.science.histogram import SortedTarget, sorted_over_time
-from audiostyle.science.mmd import KernelTarget, check_pairs, mmd_distance
-from audiostyle.science.noise_loss import DEFAULT_FLOOR_DB, NoiseLoss
+from audiostyle.losses.gram import gram
+from audiostyle.losses.harmonic import HarmonicLoss
+from audiostyle.losses.histogram import SortedTarget, sorted_over_time
+from audiostyle.losses.mmd import KernelTarget, check_pairs, mmd_distance
+from audiostyle.losses.noise import DEFAULT_FLOOR_DB, NoiseLoss
 
 log = logging.getLogger(__name__)
 
@@ -45,58 +46,6 @@ def energy_contour(wave: tf.Tensor) -> tf.Tensor:
     """log mean power per frame, [batch, frames]."""
     frames = tf.signal.frame(wave, ENERGY_FRAME, ENERGY_HOP, pad_end=True)
     return tf.math.log(tf.reduce_mean(tf.square(frames), axis=-1) + 1e-8)
-
-
-def _gram_sum(features: tf.Tensor) -> tf.Tensor:
-    return tf.einsum("btc,btd->bcd", features, features)
-
-
-def _gram_sum_gradient(features: tf.Tensor, d_gram: tf.Tensor) -> tf.Tensor:
-    """d/dF <dG, F^T F> = F (dG + dG^T): one matmul."""
-    return tf.einsum("btc,bcd->btd", features, d_gram + tf.linalg.matrix_transpose(d_gram))
-
-
-@tf.custom_gradient
-def gram_sum(features: tf.Tensor):
-    """F^T F summed over time, [batch, channels, channels], with a one-matmul gradient.
-
-    Autodiff of einsum(F, F) differentiates each operand separately (two matmuls and an add);
-    d/dF <dG, F^T F> = F (dG + dG^T) is one. Measured 4x faster under XLA on CPU
-    (benchmarks/speed.py; docs/speed.md).
-    """
-
-    def backward(d_gram: tf.Tensor) -> tf.Tensor:
-        return _gram_sum_gradient(features, d_gram)
-
-    return _gram_sum(features), backward
-
-
-@tf.custom_gradient
-def gram_tap(features: tf.Tensor):
-    """(features, F^T F summed over time) for a layer the network goes on computing from.
-
-    The same gradient as gram_sum, but it waits for the network path's gradient of F: the
-    Gram's own part, F (dG + dG^T), is ready as soon as backprop starts, and TensorFlow's
-    executor would compute all 60 of them at once and hold them until their blocks are reached.
-    Waiting cut a whole-clip step at T = 48000 from 4.20 to 2.58 GB (same loss and gradient;
-    docs/speed.md). XLA schedules by its own rules and does not keep the wait.
-    bfloat16 features (runtime.precision) give a float32 Gram: it is taken from F in float32.
-    """
-    exact = tf.cast(features, tf.float32)
-
-    def backward(d_features: tf.Tensor | None, d_gram: tf.Tensor) -> tf.Tensor:
-        if d_features is None:  # nothing downstream of this layer: no path to wait for
-            d_features = tf.zeros_like(features)
-        with tf.control_dependencies([d_features]):
-            return d_features + tf.cast(_gram_sum_gradient(exact, d_gram), features.dtype)
-
-    return (tf.identity(features), _gram_sum(exact)), backward
-
-
-def gram(features: tf.Tensor) -> tf.Tensor:
-    """[batch, time, channels] -> [batch, channels, channels], averaged over time."""
-    steps = tf.cast(tf.shape(features)[1], features.dtype)
-    return gram_sum(features) / steps
 
 
 def distance(x: tf.Tensor, target: tf.Tensor, normalize: Normalize) -> tf.Tensor:

@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle.errors import NumericalError
-from audiostyle.science.chunked import ChunkedObjective
-from audiostyle.science.domains import Parametrisation
-from audiostyle.science.objective import LossTerms, StyleTransferObjective
+from audiostyle.losses.chunked import ChunkedObjective
+from audiostyle.losses.objective import LossTerms, StyleTransferObjective
+from audiostyle.optimisation.domains import Parametrisation
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle.config.schema import Domain
-from audiostyle.science.mulaw import to_domain, to_waveform
+from audiostyle.networks.mulaw import to_domain, to_waveform
 
 GAIN_FFT = 1024  # 64 ms at 16 kHz: voice harmonics above 60 Hz resolved (4 bins apart at 1024)
 GAIN_HOP = 256

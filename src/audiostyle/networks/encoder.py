@@ -15,12 +15,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from audiostyle.config.schema import Config, EncoderConfig, MuLaw, Network, Precision, Weights
-from audiostyle.science.checkpoint import load_magenta_weights
-from audiostyle.science.layers import NUM_BLOCKS, block_of, canonical
-from audiostyle.science.mulaw import encoder_input
-from audiostyle.science.objective import gram, gram_tap
-from audiostyle.science.spectral import SpectralNetwork
-from audiostyle.science.weights import BOTTLENECK, CHANNELS, EncoderWeights, random_weights
+from audiostyle.losses.gram import gram, gram_tap
+from audiostyle.networks.checkpoint import load_magenta_weights
+from audiostyle.networks.layers import NUM_BLOCKS, block_of, canonical
+from audiostyle.networks.mulaw import encoder_input
+from audiostyle.networks.spectral import SpectralNetwork
+from audiostyle.networks.weights import BOTTLENECK, CHANNELS, EncoderWeights, random_weights
 
 POOL = 512
 

@@ -32,12 +32,12 @@ from audiostyle.config.schema import (
     style_weights,
 )
 from audiostyle.errors import ConfigError, NumericalError
-from audiostyle.science.chunked import ChunkedObjective, chunk_samples
-from audiostyle.science.domains import Parametrisation
-from audiostyle.science.lbfgs import run_lbfgs
-from audiostyle.science.memory import auto_chunk_seconds, budget_bytes
-from audiostyle.science.objective import StyleTransferObjective
-from audiostyle.science.steps import (
+from audiostyle.losses.chunked import ChunkedObjective, chunk_samples
+from audiostyle.losses.objective import StyleTransferObjective
+from audiostyle.optimisation.domains import Parametrisation
+from audiostyle.optimisation.lbfgs import run_lbfgs
+from audiostyle.optimisation.memory import auto_chunk_seconds, budget_bytes
+from audiostyle.optimisation.steps import (
     SnapshotCallback,
     StepCallback,
     StepOutputs,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 
-from audiostyle.science.chunked import chunk_samples, window_samples
+from audiostyle.losses.chunked import chunk_samples, window_samples
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from audiostyle.science import timbre
-from audiostyle.science.harmonic_loss import stft_power
+from audiostyle.losses.harmonic import stft_power
+from audiostyle.measures import timbre
 
 AMIN = 1e-10  # librosa.feature.spectral_flatness's floor on the power spectrum
 DEFAULT_FLOOR_DB = 80.0  # below x_C's peak bin (conf: loss.noise_floor_db; measured, defaults.md)

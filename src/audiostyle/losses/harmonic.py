@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle.errors import AudioError
-from audiostyle.science import timbre
+from audiostyle.measures import timbre
 
 FLOOR = 10.0 ** (timbre.FLOOR_DB / 10.0)  # a harmonic's power floor, relative to its frame's total
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audiostyle.science.layers import NUM_BLOCKS
+from audiostyle.networks.layers import NUM_BLOCKS
 
 CHANNELS = 128
 BOTTLENECK = 16
