@@ -124,3 +124,29 @@ def test_an_optuna_sweep_at_tiny_sizes(tmp_path):
     assert len(trials) == 2
     assert all(style_layers_logged(r) == ["conv"] for r in trials)  # the default network
     assert all(r.data.tags["network_chosen_by"] == "default" for r in trials)
+
+
+PHASES = ["load", "tensorflow", "pitch", "targets", "compile", "steps", "measures", "pictures"]
+
+
+def test_a_run_says_each_phase_before_the_first_step_and_records_its_time(tmp_path):
+    """Issue #31: before the first step a status line per phase, in order; each phase's wall
+    time in summary.json and MLflow (time/<phase>)."""
+    summary, run, log = one_run(tmp_path)
+    lines = [
+        "reading the clips",
+        "starting TensorFlow",
+        "tracking x_C's and x_S's pitch",
+        "computing the targets",
+        "compiling the step",
+        "measuring x_G",
+        "drawing the spectrograms",
+    ]
+    at = [log.index(line) for line in lines]
+    assert at == sorted(at)
+    for phase in [*PHASES, "tracking"]:
+        assert summary[f"time/{phase}"] >= 0, phase
+        assert run.data.metrics[f"time/{phase}"] == pytest.approx(summary[f"time/{phase}"])
+    assert summary["time/compile"] > 0.1  # tracing at least: the first step is the compile's
+    transfer = summary["time/targets"] + summary["time/compile"] + summary["time/steps"]
+    assert transfer == pytest.approx(summary["time/seconds"], rel=0.05, abs=0.5)

@@ -17,6 +17,7 @@ steps back; a start whose loss is not finite raises NumericalError, as with Adam
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -29,6 +30,7 @@ from audiostyle.losses.chunked import ChunkedObjective
 from audiostyle.losses.objective import StyleTransferObjective
 from audiostyle.optimisation.domains import Parametrisation
 from audiostyle.optimisation.steps import StepOutputs, StepQueue, loss_and_gradient, step_outputs
+from audiostyle.phases import PhaseTimes
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ def run_lbfgs(
     x0: np.ndarray,
     queue: StepQueue,
     param: Parametrisation,
+    phases: PhaseTimes,
 ) -> tuple[np.ndarray, int]:
     """Up to `optim.steps` L-BFGS-B iterations from x0; the output waveform (x_G(steps), or the
     lowest-loss iterate with `optim.keep_best`) and the evaluations made."""
@@ -125,7 +128,9 @@ def run_lbfgs(
     evaluate = Evaluator(objective, chunked, cfg, start.shape, param)
     iterates = Iterates(queue, cfg, param)
     first = start.ravel()
-    loss0, _ = evaluate(first)
+    with phases.phase("compile", "compiling the loss and gradient (the first evaluation)"):
+        loss0, _ = evaluate(first)
+    began = time.perf_counter()
     if first.tobytes() not in evaluate.recent:  # not finite: the queue raises, with x_G(0)
         var = tf.constant(start, tf.float32)
         iterates.record(var, evaluate.compiled(var)[0])
@@ -155,4 +160,5 @@ def run_lbfgs(
         )
     while iterates.count <= o.steps:  # x_G no longer moves: its figures stand for the rest
         iterates.record(*iterates.last)
+    phases.add("steps", time.perf_counter() - began)
     return iterates.output(o.keep_best), evaluate.count

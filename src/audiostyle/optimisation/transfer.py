@@ -46,6 +46,7 @@ from audiostyle.optimisation.steps import (
     loss_and_gradient,
     step_outputs,
 )
+from audiostyle.phases import PhaseTimes
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def run_transfer(
     on_snapshot: SnapshotCallback | None = None,
     probe_every: int = 0,
     on_probe: SnapshotCallback | None = None,
+    phases: PhaseTimes | None = None,
 ) -> TransferResult:
     """Optimise x_G for `cfg.optim.steps` Adam steps or L-BFGS iterations (`optim.method`);
     raises NumericalError on NaN/inf. The output is x_G(steps), or with `optim.keep_best` the
@@ -209,24 +211,30 @@ def run_transfer(
 
     `on_step` gets the loss of every x_G(i), i = 0 .. steps (the last is the result's, no step
     follows it); `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))`
-    every `probe_every` steps (a sweep's intermediate values).
+    every `probe_every` steps (a sweep's intermediate values). `phases` gets the seconds of
+    `targets` (x_C's and x_S's features and the loss terms' targets), `compile` (the first
+    step: tracing and XLA) and `steps` (the rest).
     """
+    phases = phases or PhaseTimes()
     device = pick_device(cfg.device)
     result = TransferResult(output=np.empty(0, np.float32), device=device)
     start = time.perf_counter()
     with tf.device(device):
-        objective = build_objective(cfg, network)
-        chunked = build_chunked(cfg, objective, len(content), device)
-        result.chunk_samples = chunked.chunk if chunked else 0
-        (chunked or objective).set_targets(
-            tf.constant(content[None, :]), tf.constant(style[None, :])
-        )
+        with phases.phase("targets", "computing the targets: x_C's and x_S's features"):
+            objective = build_objective(cfg, network)
+            chunked = build_chunked(cfg, objective, len(content), device)
+            result.chunk_samples = chunked.chunk if chunked else 0
+            (chunked or objective).set_targets(
+                tf.constant(content[None, :]), tf.constant(style[None, :])
+            )
         snapshots, steps = set(snapshot_iterations(cfg)), cfg.optim.steps
         queue = StepQueue(result, on_step, on_snapshot, on_probe, snapshots, probe_every, steps)
         x0 = initial_waveform(cfg, content, style)
         param = Parametrisation(cfg.optim.domain, content)
         optimise = run_lbfgs if cfg.optim.method == Method.lbfgs else run_adam
-        result.output, result.evaluations = optimise(cfg, objective, chunked, x0, queue, param)
+        result.output, result.evaluations = optimise(
+            cfg, objective, chunked, x0, queue, param, phases
+        )
     totals = result.history["total"]
     result.output_step = int(np.argmin(totals)) if cfg.optim.keep_best else steps
     result.seconds = time.perf_counter() - start
@@ -240,14 +248,22 @@ def run_adam(
     x0: np.ndarray,
     queue: StepQueue,
     param: Parametrisation,
+    phases: PhaseTimes,
 ) -> tuple[np.ndarray, int]:
     """`optim.steps` Adam updates from x0; the output waveform and the evaluations made."""
     adam = AdamStep(objective, cfg, x0, chunked, param)
     steps = cfg.optim.steps
+    queue.visit(0, adam.wave_tensor)
+    with phases.phase("compile", f"compiling the step ({compiler(cfg)})"):
+        first = adam.step() if steps else adam.evaluate()
+        first.total.numpy()  # the step has run, not only been queued
+    start = time.perf_counter()
     for i in range(steps + 1):  # i = steps: x_G(steps), the result, is evaluated only
         interrupts.check()  # a Ctrl-C that Python discarded (see interrupts.py)
-        queue.visit(i, adam.wave_tensor)
-        queue.step(i, adam.step() if i < steps else adam.evaluate(), updates=i < steps)
+        if i > 0:  # x_G(0) was visited before the first step
+            queue.visit(i, adam.wave_tensor)
+        outputs = first if i == 0 else adam.step() if i < steps else adam.evaluate()
+        queue.step(i, outputs, updates=i < steps)
         if queue.steps >= cfg.runtime.log_every or i == steps:
             try:
                 queue.flush()
@@ -255,4 +271,9 @@ def run_adam(
                 # Every step since the first non-finite one refused its update: x_G(i).
                 err.last_finite = adam.waveform()
                 raise
+    phases.add("steps", time.perf_counter() - start)
     return adam.best_waveform(), steps + 1
+
+
+def compiler(cfg: Config) -> str:
+    return "tracing, then XLA" if cfg.runtime.xla else "tracing"

@@ -8,6 +8,7 @@ sweep trial can use them.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from audiostyle.config.schema import Config, snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import check_writable, storage_errors
+from audiostyle.phases import PhaseTimes
 from audiostyle.run.context import RunContext, TrialReporting
 from audiostyle.run.outputs import (
     keep_last_finite,
@@ -51,7 +53,9 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     """Run one transfer; every setting is checked before any audio is read."""
     validate(cfg)
     log.info("network %s, chosen by %s", cfg.encoder.network.value, ctx.network)
-    inputs = load_inputs(cfg)
+    phases = PhaseTimes()
+    with phases.phase("load", "reading the clips"):
+        inputs = load_inputs(cfg)
     check_writable(ctx.run_dir, "the run's outputs")
     if cfg.tracking.enabled and not cfg.tracking.uri:
         check_writable(Path(cfg.runs_dir), "the MLflow store and its artifacts")
@@ -60,13 +64,19 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         config_yaml = redact(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         (ctx.run_dir / "config.yaml").write_text(config_yaml)
     reporter = ctx.reporter
-    tracker = open_tracker(cfg)
+    with (
+        phases.phase("tracking", "opening the MLflow run")
+        if cfg.tracking.enabled
+        else nullcontext()
+    ):
+        tracker = open_tracker(cfg)
     with ended_run(tracker, ctx.run_dir):  # from its start: an interrupt after ends it KILLED
         if tracker is not None:
-            start_tracked_run(tracker, cfg, ctx, reporter)
+            with phases.phase("tracking", "recording the parameters"):
+                start_tracked_run(tracker, cfg, ctx, reporter)
         try:
             with storage_errors():
-                summary = transfer_and_write(cfg, ctx, inputs, tracker, reporter)
+                summary = transfer_and_write(cfg, ctx, inputs, tracker, phases, reporter)
                 if reporter is not None:  # for optuna-dashboard: the trial's sound and picture
                     reporter.attach(
                         [ctx.run_dir / "generated.wav", ctx.run_dir / "spectrograms.png"]
@@ -102,6 +112,7 @@ def transfer_and_write(
     ctx: RunContext,
     inputs: Inputs,
     tracker: MlflowTracker | None,
+    phases: PhaseTimes,
     reporter: TrialReporting | None = None,
 ) -> dict[str, float]:
     run_dir = ctx.run_dir
@@ -109,23 +120,32 @@ def transfer_and_write(
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
     if tracker:
-        log_clip_inputs(tracker, cfg, inputs, run_dir)
+        with phases.phase("tracking", "recording the clips as the run's inputs"):
+            log_clip_inputs(tracker, cfg, inputs, run_dir)
 
-    from audiostyle.run.quiet import start_tensorflow
+    with phases.phase("tensorflow", "starting TensorFlow and building the network"):
+        from audiostyle.run.quiet import start_tensorflow
 
-    start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
-    from audiostyle.measures.extras import measure
-    from audiostyle.measures.metrics import evaluate
-    from audiostyle.networks.encoder import build_network
-    from audiostyle.optimisation.transfer import initial_waveform, run_transfer
-    from audiostyle.run.report import write_run_report
+        start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
+        from audiostyle.measures.extras import measure
+        from audiostyle.measures.metrics import evaluate
+        from audiostyle.networks.encoder import build_network
+        from audiostyle.optimisation.transfer import initial_waveform, run_transfer
+        from audiostyle.run.report import write_run_report
 
-    network = build_network(cfg)
-    bar = tqdm(total=cfg.optim.steps, desc="transfer", unit="step", dynamic_ncols=True)
+        network = build_network(cfg)
+    with phases.phase("pitch", "tracking x_C's and x_S's pitch (pyin; numba compiles it once)"):
+        track_pitch(inputs, rate)
+    steps = cfg.optim.steps
+    bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
     layers = cfg.style_layers.layers
 
     def on_step(stats) -> None:  # steps 0 .. steps - 1, then x_G(steps)'s loss (no update)
-        if stats.step < cfg.optim.steps:
+        nonlocal bar
+        done = min(stats.step + 1, steps)
+        if bar is None:
+            bar = tqdm(total=steps, initial=done, desc="transfer", unit="step", dynamic_ncols=True)
+        elif stats.step < steps:
             bar.update(1)
         if stats.step % cfg.runtime.log_every == 0 or stats.step >= cfg.optim.steps - 1:
             bar.set_postfix(
@@ -174,9 +194,11 @@ def transfer_and_write(
                 on_snapshot,
                 probe_every,
                 on_probe,
+                phases,
             )
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     playable, gain_db = limit_peak(result.output, cfg.audio.peak)  # metrics: unscaled x_G
     out = write_wav(run_dir / "generated.wav", playable, rate, inputs.paths)
     write_history(run_dir / "losses.csv", result.history, layers, result.per_layer)
@@ -190,29 +212,49 @@ def transfer_and_write(
         "loss/total_max": max(h["total"]),
         "optim/output_step": best,
         "optim/evaluations": result.evaluations,  # loss-and-gradient evaluations (L-BFGS: > steps)
-        "time/seconds": result.seconds,
+        "time/seconds": result.seconds,  # the transfer: targets, compile and steps
         "time/seconds_per_step": float(np.median(h["seconds"])),
         "runtime/chunk_seconds": result.chunk_samples / rate,  # 0: the whole clip at once
         "output/gain_db": gain_db,  # applied to generated.wav (playback.py); 0: as computed
     }
-    summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
-    summary.update(
-        measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
-    )
+    with phases.phase("measures", "measuring x_G against x_C, x_S and their mix"):
+        summary.update(evaluate(result.output, inputs.content, inputs.style, x0, rate))
+        summary.update(
+            measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
+        )
     kept = snapshot_iterations(cfg)
     about = {"device": result.device, "output": str(out), "snapshots": kept}
     about["snapshot_gain_db"] = snapshot_gains
     about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
     write_json(run_dir / "summary.json", {**summary, **about})
-    write_pictures(run_dir, inputs, result, rate, snapshots)
-    params = run_params(cfg)
-    write_run_report(run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, kept)
+    with phases.phase("pictures", "drawing the spectrograms and writing the report"):
+        write_pictures(run_dir, inputs, result, rate, snapshots)
+        params = run_params(cfg)
+        summary.update(phases.metrics())  # the report's and summary's times: all but their own
+        write_run_report(
+            run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, kept
+        )
     if tracker:
         import tensorflow as tf
 
-        # loss/* per step are already logged, x_G(steps)'s at step `steps`
-        final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
-        tracker.log_metrics(final, step=cfg.optim.steps)
-        tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
+        with phases.phase("tracking", "logging the results to MLflow"):
+            # loss/* per step are already logged, x_G(steps)'s at step `steps`
+            final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
+            tracker.log_metrics(final, step=steps)
+            tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
+    summary.update(phases.metrics())
+    write_json(run_dir / "summary.json", {**summary, **about})  # again, with every phase's time
+    if tracker:
+        tracker.log_metrics(phases.metrics(), step=steps)  # with the last phases' times
     log.info("wrote %s (%.1f s on %s)", out, result.seconds, result.device)
+    log.info("phases: %s", ", ".join(f"{k} {v:.1f} s" for k, v in phases.seconds.items()))
     return summary
+
+
+def track_pitch(inputs: Inputs, rate: int) -> None:
+    """x_C's and x_S's pyin tracks, once: the harmonic term and the measures read them from
+    measures.timbre's cache."""
+    from audiostyle.measures.timbre import f0_track
+
+    f0_track(inputs.content, rate)
+    f0_track(inputs.style, rate)
