@@ -219,3 +219,27 @@ def test_the_drone_measure_hears_x_ss_upper_partials_over_the_voice():
     assert d["eval/transfer_score"] > t_["eval/transfer_score"] + 0.2
     copy = evaluate(style, content, style, content, RATE)
     assert copy["eval/drone_db"] == pytest.approx(copy["eval/ref_style/drone_db"])
+
+
+def test_a_track_kept_on_disk_serves_another_process_without_pyin(tmp_path, monkeypatch):
+    """Issue #31: x_C's and x_S's tracks are kept by digest, so a later run skips pyin."""
+    from audiostyle.measures import timbre
+
+    x = tone(233.08, FLAT)
+    monkeypatch.setattr(timbre, "_disk", [])
+    timbre.use_disk_cache(tmp_path)
+    timbre.write_track(x, RATE)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    tracked = timbre.f0_track(x, RATE)
+
+    def no_pyin(*args):
+        raise AssertionError("pyin ran although the track was on disk")
+
+    monkeypatch.setattr(timbre, "_tracks", type(timbre._tracks)())  # a new process's memory
+    monkeypatch.setattr(timbre, "_pyin", no_pyin)
+    f0, voiced = timbre.f0_track(x, RATE)
+    # copied through the file, not computed again: equal to the bit is the point
+    np.testing.assert_array_equal(f0, tracked[0], err_msg="the file holds the track as computed")
+    np.testing.assert_array_equal(voiced, tracked[1])
+    with pytest.raises(AssertionError, match="pyin ran"):  # another clip is tracked
+        timbre.f0_track(x * 0.5, RATE)

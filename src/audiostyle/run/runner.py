@@ -135,7 +135,7 @@ def transfer_and_write(
 
         network = build_network(cfg)
     with phases.phase("pitch", "tracking x_C's and x_S's pitch (pyin; numba compiles it once)"):
-        track_pitch(inputs, rate)
+        track_pitch(inputs, rate, Path(cfg.runs_dir) / "cache" / "pitch")
     steps = cfg.optim.steps
     bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
     layers = cfg.style_layers.layers
@@ -251,10 +251,11 @@ def transfer_and_write(
     return summary
 
 
-def track_pitch(inputs: Inputs, rate: int) -> None:
+def track_pitch(inputs: Inputs, rate: int, cache: Path) -> None:
     """x_C's and x_S's pyin tracks, once: the harmonic term and the measures read them from
-    measures.timbre's cache."""
-    from audiostyle.measures.timbre import f0_track
+    measures.timbre's cache, and later runs on the same clips from `cache` on disk."""
+    from audiostyle.measures import timbre
 
-    f0_track(inputs.content, rate)
-    f0_track(inputs.style, rate)
+    timbre.use_disk_cache(cache)
+    for clip in (inputs.content, inputs.style):
+        timbre.write_track(clip, rate)  # tracks it first if neither memory nor disk has it
