@@ -226,7 +226,7 @@ def test_a_track_kept_on_disk_serves_another_process_without_pyin(tmp_path, monk
     from audiostyle.measures import timbre
 
     x = tone(233.08, FLAT)
-    monkeypatch.setattr(timbre, "_disk", [])
+    monkeypatch.setattr(timbre._tracks, "folder", None)
     timbre.use_disk_cache(tmp_path)
     timbre.write_track(x, RATE)
     assert len(list(tmp_path.glob("*.npz"))) == 1
@@ -235,7 +235,7 @@ def test_a_track_kept_on_disk_serves_another_process_without_pyin(tmp_path, monk
     def no_pyin(*args):
         raise AssertionError("pyin ran although the track was on disk")
 
-    monkeypatch.setattr(timbre, "_tracks", type(timbre._tracks)())  # a new process's memory
+    monkeypatch.setattr(timbre._tracks, "memory", type(timbre._tracks.memory)())  # a new process
     monkeypatch.setattr(timbre, "_pyin", no_pyin)
     f0, voiced = timbre.f0_track(x, RATE)
     # copied through the file, not computed again: equal to the bit is the point

@@ -122,7 +122,7 @@ def test_paper_experiments_compose_as_the_paper_states(compose_config, tmp_path,
     if name == "voice_flute":
         assert cfg.loss.type.value == "gram" and cfg.content_layer.layer == "final_relu"
         assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
-        assert cfg.style_layers.weights is None and cfg.measure.speech
+        assert cfg.style_layers.weights is None and cfg.judge.transcript
     else:
         assert cfg.loss.type.value == "l2" and cfg.measure.pitch
         assert cfg.style_layers.layers == ["A_1", "B_1", "A_2", "B_2", "A_3"]

@@ -86,13 +86,17 @@ def write_comparison(client: MlflowClient, runs: list[Run], out: Path) -> Path:
     metrics = sorted(
         {k for r in runs for k in r.data.metrics if k.startswith(("eval/", "loss/", "time/"))}
     )
+    judges = [k for k in metrics if k.startswith("eval/judge/")]  # first: the verdict
+    metrics = [k for k in metrics if k not in judges]
     with tempfile.TemporaryDirectory() as tmp:
         columns = "".join(run_column(client, r, Path(tmp)) for r in runs)
     body = (
         f'<h2>Audio</h2><div class="clips">{columns}</div>'
+        + "<h2>Judges (no loss optimises them)</h2>"
+        + comparison_table(runs, judges, "metrics")
         + "<h2>Parameters that differ</h2>"
         + comparison_table(runs, differing_params(runs), "params")
-        + "<h2>Metrics</h2>"
+        + "<h2>Diagnostics and losses</h2>"
         + comparison_table(runs, metrics, "metrics")
     )
     with storage_errors(), atomic_path(out) as tmp:

@@ -171,11 +171,19 @@ class DataConfig:
 
 @dataclass
 class MeasureConfig:
-    """Optional measurements (measure.py; speech needs the `eval` extra) that apply to a run."""
+    """Optional measurements (measures/extras.py) that apply to a run."""
 
     pitch: bool = False  # pyin f0 of x_G, x_C, x_S and how often x_G is within 50 cents
-    speech: bool = False  # word error rate of x_G and x_C (offline recogniser)
-    transcript: str | None = None  # x_C's words; None: the recogniser's reading of x_C
+
+
+@dataclass
+class JudgeConfig:
+    """The judges (audiostyle.judges) every run asks, unless told not to: no loss optimises
+    them. A run whose loss uses a judge's network leaves that judge out and says so."""
+
+    tagger: bool = True  # musicnn's MTT_musicnn tagger: voice, x_S's instrument, its embedding
+    speech: bool = True  # pocketsphinx: x_G's word error rate against x_C's words
+    transcript: str | None = None  # x_C's words; None: pocketsphinx's reading of x_C
 
 
 @dataclass
@@ -232,6 +240,7 @@ class Config:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)

@@ -42,14 +42,12 @@ bytes, so x_C's, x_S's and the mix's are computed once per run and x_G's once pe
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from audiostyle.files import atomic_path
+from audiostyle.digests import DigestCache, digest
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +67,30 @@ MIN_REF_DB = 1.0  # floor of h(x_C, x_S) in transfer_score
 NEARER = 0.95
 
 Track = tuple[np.ndarray, np.ndarray]  # f0 per frame (Hz, NaN unvoiced), voiced flags
-_tracks: OrderedDict[tuple[bytes, int], Track] = OrderedDict()
-_disk: list[Path] = []  # where tracks are kept across processes (use_disk_cache), if anywhere
+
+
+def _write_track(track: Track, path: Path) -> None:
+    np.savez(path, f0=track[0], voiced=track[1])
+
+
+def _read_track(path: Path) -> Track:
+    with np.load(path) as held:
+        return held["f0"], held["voiced"]
+
+
+_tracks: DigestCache[Track] = DigestCache(".npz", _write_track, _read_track)
 
 
 def use_disk_cache(folder: Path | None) -> None:
-    """Keep tracks in `folder` too, by the clip's digest: the bundled clips, a sweep's x_C and
-    x_S, a rerun's, are tracked once, not once per process (pyin: 1.8 s per 3 s clip)."""
-    _disk[:] = [] if folder is None else [Path(folder)]
+    """Keep x_C's and x_S's tracks in `folder` too (write_track): the bundled clips, a sweep's
+    x_C and x_S, a rerun's, are tracked once, not once per process (pyin: 1.8 s per 3 s clip)."""
+    _tracks.folder = None if folder is None else Path(folder)
+
+
+def _key(x: np.ndarray, rate: int) -> str:
+    import librosa
+
+    return digest(x, f"pyin {rate} {FMIN} {FMAX} {FRAME} {HOP} librosa {librosa.__version__}")
 
 
 def f0_track(x: np.ndarray, rate: int) -> Track:
@@ -86,13 +100,13 @@ def f0_track(x: np.ndarray, rate: int) -> Track:
     if len(x) < FRAME:
         frames = 1 + len(x) // HOP
         return np.full(frames, np.nan), np.zeros(frames, dtype=bool)
-    key = (hashlib.blake2b(np.ascontiguousarray(x, np.float32).tobytes()).digest(), rate)
-    if key not in _tracks:
-        _tracks[key] = _read_track(key) or _pyin(x, rate)
-        while len(_tracks) > 8:  # x_C, x_S, the mix, a few x_G
-            _tracks.popitem(last=False)
-    _tracks.move_to_end(key)
-    return _tracks[key]
+    return _tracks.get(_key(x, rate), lambda: _pyin(x, rate))
+
+
+def write_track(x: np.ndarray, rate: int) -> None:
+    """x's track, kept on disk too (use_disk_cache): tracked first unless memory or disk has it."""
+    if len(x) >= FRAME:
+        _tracks.get(_key(x, rate), lambda: _pyin(x, rate), keep=True)
 
 
 def _pyin(x: np.ndarray, rate: int) -> Track:
@@ -102,41 +116,6 @@ def _pyin(x: np.ndarray, rate: int) -> Track:
         x.astype(np.float32), fmin=FMIN, fmax=FMAX, sr=rate, frame_length=FRAME, hop_length=HOP
     )
     return f0, voiced.astype(bool)
-
-
-def _track_file(key: tuple[bytes, int]) -> Path:
-    import librosa
-
-    settings = f"{key[1]}-{FMIN}-{FMAX}-{FRAME}-{HOP}-librosa{librosa.__version__}"
-    name = hashlib.blake2b(key[0] + settings.encode(), digest_size=16).hexdigest()
-    return _disk[0] / f"{name}.npz"
-
-
-def _read_track(key: tuple[bytes, int]) -> Track | None:
-    if not _disk:
-        return None
-    path = _track_file(key)
-    try:
-        with np.load(path) as held:
-            return held["f0"], held["voiced"]
-    except (OSError, KeyError, ValueError):  # not there yet, or unreadable: track it again
-        return None
-
-
-def write_track(x: np.ndarray, rate: int) -> None:
-    """Keep x's track on disk (use_disk_cache), if it is not there; a write that fails only
-    costs the next process a pyin call."""
-    key = (hashlib.blake2b(np.ascontiguousarray(x, np.float32).tobytes()).digest(), rate)
-    if not _disk or len(x) < FRAME or _track_file(key).exists():
-        return
-    f0, voiced = f0_track(x, rate)
-    path = _track_file(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path, ".npz") as tmp:
-            np.savez(tmp, f0=f0, voiced=voiced)
-    except OSError as err:
-        log.info("pitch track not cached (%s): %s", path, err)
 
 
 def within_cents(

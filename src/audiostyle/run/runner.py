@@ -23,6 +23,7 @@ from audiostyle.config.schema import Config, snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import check_writable, storage_errors
+from audiostyle.judges.verdict import mix_of
 from audiostyle.phases import PhaseTimes
 from audiostyle.run.context import RunContext, TrialReporting
 from audiostyle.run.outputs import (
@@ -119,6 +120,9 @@ def transfer_and_write(
     rate = cfg.audio.sample_rate
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
     write_wav(run_dir / "inputs" / "style.wav", inputs.style, rate, inputs.paths)
+    write_wav(
+        run_dir / "inputs" / "mix.wav", mix_of(inputs.content, inputs.style), rate, inputs.paths
+    )
     if tracker:
         with phases.phase("tracking", "recording the clips as the run's inputs"):
             log_clip_inputs(tracker, cfg, inputs, run_dir)
@@ -127,6 +131,7 @@ def transfer_and_write(
         from audiostyle.run.quiet import start_tensorflow
 
         start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
+        from audiostyle.judges.verdict import judge
         from audiostyle.measures.extras import measure
         from audiostyle.measures.metrics import evaluate
         from audiostyle.networks.encoder import build_network
@@ -135,7 +140,7 @@ def transfer_and_write(
 
         network = build_network(cfg)
     with phases.phase("pitch", "tracking x_C's and x_S's pitch (pyin; numba compiles it once)"):
-        track_pitch(inputs, rate, Path(cfg.runs_dir) / "cache" / "pitch")
+        track_pitch(inputs, rate, Path(cfg.runs_dir) / "cache")
     steps = cfg.optim.steps
     bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
     layers = cfg.style_layers.layers
@@ -222,18 +227,23 @@ def transfer_and_write(
         summary.update(
             measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
         )
+    with phases.phase("judges", "asking the judges (musicnn's tagger, pocketsphinx)"):
+        verdict = judge(
+            cfg.judge, result.output, inputs.content, inputs.style, rate, loss_networks(cfg)
+        )
+    summary.update(verdict.metrics)
     kept = snapshot_iterations(cfg)
     about = {"device": result.device, "output": str(out), "snapshots": kept}
     about["snapshot_gain_db"] = snapshot_gains
     about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
+    about["judge_notes"] = verdict.notes
     write_json(run_dir / "summary.json", {**summary, **about})
     with phases.phase("pictures", "drawing the spectrograms and writing the report"):
         write_pictures(run_dir, inputs, result, rate, snapshots)
         params = run_params(cfg)
         summary.update(phases.metrics())  # the report's and summary's times: all but their own
-        write_run_report(
-            run_dir, f"audiostyle run {run_dir.name}", ctx.choices, params, summary, kept
-        )
+        title = f"audiostyle run {run_dir.name}"
+        write_run_report(run_dir, title, ctx.choices, params, summary, kept, verdict.notes)
     if tracker:
         import tensorflow as tf
 
@@ -242,6 +252,10 @@ def transfer_and_write(
             final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
             tracker.log_metrics(final, step=steps)
             tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
+            if "x_S's instrument, as the tagger hears it" in verdict.notes:
+                tracker.set_tags(
+                    {"judge_instrument": verdict.notes["x_S's instrument, as the tagger hears it"]}
+                )
     summary.update(phases.metrics())
     write_json(run_dir / "summary.json", {**summary, **about})  # again, with every phase's time
     if tracker:
@@ -251,11 +265,18 @@ def transfer_and_write(
     return summary
 
 
+def loss_networks(cfg: Config) -> set[str]:
+    """The networks this run's loss reads: none of them may judge it."""
+    return {cfg.encoder.network.value}
+
+
 def track_pitch(inputs: Inputs, rate: int, cache: Path) -> None:
     """x_C's and x_S's pyin tracks, once: the harmonic term and the measures read them from
     measures.timbre's cache, and later runs on the same clips from `cache` on disk."""
+    from audiostyle.judges import speech
     from audiostyle.measures import timbre
 
-    timbre.use_disk_cache(cache)
+    timbre.use_disk_cache(cache / "pitch")
+    speech.use_disk_cache(cache / "speech")
     for clip in (inputs.content, inputs.style):
         timbre.write_track(clip, rate)  # tracks it first if neither memory nor disk has it
