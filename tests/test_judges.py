@@ -46,7 +46,7 @@ def test_toward_style_puts_the_mix_between_content_and_style(clips, report):
     _, e_c = tagger.listen(clips["content"], 16000, "content")
     _, e_s = tagger.listen(clips["style"], 16000, "style")
     apart = 1.0 - tagger.cosine(e_c, e_s)  # x_S's own toward_style; x_C's is -apart
-    toward = report.metrics["eval/judge/tagger/mix/toward_style"]  # measured -0.30 of +-0.87
+    toward = report.metrics["eval/judge/tagger/mix/toward_style"]  # measured -0.30 within +-0.78
     assert -apart < toward < apart
 
 
