@@ -16,7 +16,7 @@ from audiostyle.config.schema import (
     SweepConfig,
     Weights,
 )
-from audiostyle.errors import ConfigError
+from audiostyle.errors import CheckpointError, ConfigError
 from audiostyle.networks.layers import canonical
 
 
@@ -156,6 +156,13 @@ def validate(cfg: Config) -> None:
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
+    if cfg.judge.tagger:  # its checkpoint, there before any audio is read
+        from audiostyle.networks.musicnn_weights import checkpoint_prefix as musicnn_prefix
+
+        try:
+            musicnn_prefix("MTT_musicnn")
+        except CheckpointError as err:
+            raise CheckpointError(f"{err}; or run without the tagger: judge.tagger=false") from None
     validate_clips(cfg)  # last: an NSynth TFRecord's notes take a scan of the file
 
 
