@@ -38,8 +38,10 @@ def test_content_is_voice_style_is_its_instrument_the_mix_between(report):
     assert m["style/voice"] < m["mix/voice"] < m["content/voice"]
     assert m["content/instrument"] < m["mix/instrument"] < m["style/instrument"]
     assert set(m) == {
-        f"{c}/{k}" for c in ("content", "style", "mix") for k in ("voice", "instrument")
-    } | {"mix/toward_style"}
+        f"{c}/{k}"
+        for c in ("content", "style", "mix")
+        for k in ("voice", "instrument", "toward_style")
+    }
 
 
 def test_toward_style_puts_the_mix_between_content_and_style(clips, report):
@@ -48,6 +50,10 @@ def test_toward_style_puts_the_mix_between_content_and_style(clips, report):
     apart = 1.0 - tagger.cosine(e_c, e_s)  # x_S's own toward_style; x_C's is -apart
     toward = report.metrics["eval/judge/tagger/mix/toward_style"]  # measured -0.30 within +-0.78
     assert -apart < toward < apart
+    assert report.metrics["eval/judge/tagger/style/toward_style"] == pytest.approx(apart, abs=1e-5)
+    assert report.metrics["eval/judge/tagger/content/toward_style"] == pytest.approx(
+        -apart, abs=1e-5
+    )
 
 
 def test_top_tags_name_the_flute_and_a_woman(report):
@@ -66,3 +72,25 @@ def test_level_does_not_change_the_verdict(clips):
     quiet = tagger.listen(0.1 * clips["mix"], 16000, "mix")[0]
     loud = tagger.listen(clips["mix"], 16000, "mix")[0]
     np.testing.assert_allclose(quiet, loud, atol=1e-3)
+
+
+def test_the_score_needs_both_the_instrument_and_the_words():
+    """x_C (no instrument), a copy of x_S (no words) and the mix score 0 or near it; only a clip
+    that moves toward x_S and keeps words scores above both shares' floor."""
+    from audiostyle.judges.verdict import combined
+
+    ends = {"eval/judge/ref_content/toward_style": -0.8, "eval/judge/ref_style/toward_style": 0.8}
+
+    def score(toward: float, wer: float) -> dict:
+        return combined({**ends, "eval/judge/toward_style": toward, "eval/judge/wer": wer}, "")
+
+    x_c, x_s = score(-0.8, 0.0), score(0.8, 1.0)
+    assert x_c["eval/judge/instrument_share"] == pytest.approx(0.0)
+    assert x_s["eval/judge/instrument_share"] == pytest.approx(1.0)
+    assert x_c["eval/judge/score"] == pytest.approx(0.0)
+    assert x_s["eval/judge/score"] == pytest.approx(0.0)
+    both = score(0.0, 0.5)  # halfway to x_S, half the words
+    assert both["eval/judge/score"] == pytest.approx(0.5)
+    assert score(0.4, 0.5)["eval/judge/score"] > both["eval/judge/score"]  # more instrument
+    assert score(0.0, 2.0)["eval/judge/words_kept"] == 0.0  # more edits than words: none kept
+    assert "eval/judge/score" not in combined({"eval/judge/wer": 0.5}, "")  # tagger left out

@@ -156,6 +156,12 @@ def validate(cfg: Config) -> None:
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
+    judged = [o for o in cfg.sweep.objectives if o.startswith("eval/judge/")]
+    _require(
+        not judged or (cfg.judge.tagger and cfg.judge.speech),
+        f"sweep.objectives {judged} are the judges' figures: they need judge.tagger=true and "
+        "judge.speech=true",
+    )
     if cfg.judge.tagger:  # its checkpoint, there before any audio is read
         from audiostyle.networks.musicnn_weights import checkpoint_prefix as musicnn_prefix
 

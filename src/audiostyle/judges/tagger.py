@@ -9,7 +9,8 @@ MTT_musicnn (networks.musicnn) tags each clip. Families of MagnaTagATune tags:
 - instrument: x_S's family, the one of `INSTRUMENTS` most probable on x_S itself (violin,
   cello and strings are one family), its probability again the max over its tags.
 `toward_style` = cos(e, e_S) - cos(e, e_C) in the penultimate layer's embedding (averaged over
-3 s patches): > 0 when the clip is nearer x_S than x_C.
+3 s patches): > 0 when the clip is nearer x_S than x_C; x_C's own is cos(e_C, e_S) - 1 and x_S's
+1 - cos(e_C, e_S), the two ends of the scale.
 
 Each clip is scaled before tagging so that its loudest mel bin has power `MEL_PEAK` (log-mel
 4.0): musicnn's float16 front end overflows above power 6.55, so its training data held none
@@ -105,7 +106,7 @@ def tagger_report(
     for name, (p, emb) in heard.items():
         metrics[f"{PREFIX}/{name}/voice"] = family(p, VOICE)
         metrics[f"{PREFIX}/{name}/instrument"] = family(p, INSTRUMENTS[instrument])
-        if name not in (style_name, content_name) and content_name in heard:
+        if content_name in heard:  # x_C: cos(C, S) - 1; x_S: 1 - cos(S, C)
             toward = cosine(emb, heard[style_name][1]) - cosine(emb, heard[content_name][1])
             metrics[f"{PREFIX}/{name}/toward_style"] = toward
     labels = _network().labels
@@ -122,6 +123,6 @@ def tagger_verdict(
     style_name: str = "style",
     content_name: str = "content",
 ) -> dict[str, float]:
-    """`tagger_report`'s metrics: eval/judge/tagger/<clip>/voice and /instrument for every
-    clip, /toward_style for every clip but x_C and x_S."""
+    """`tagger_report`'s metrics: eval/judge/tagger/<clip>/voice, /instrument and
+    /toward_style for every clip."""
     return tagger_report(clips, rate, style_name, content_name).metrics

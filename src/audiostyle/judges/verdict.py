@@ -3,6 +3,13 @@
 Metric names: x_G's figure is `eval/judge/<name>`; the references' are
 `eval/judge/ref_content/<name>`, `eval/judge/ref_style/<name>` and `eval/judge/ref_mix/<name>`,
 as metrics.py names its own references, so the MLflow runs table sorts runs by x_G's figure.
+
+Two must-haves, one figure each, and one for a sweep:
+- `eval/judge/instrument_share`: where toward_style sits between x_C's (0) and x_S's (1);
+- `eval/judge/words_kept`: 1 - min(wer, 1);
+- `eval/judge/score`: their harmonic mean, 2 s k / (s + k) with s clipped to [0, 1]: 0 for x_C
+  (no instrument), for a copy of x_S (no words) and for anything that drops either; 1 only for
+  x_S's place in the embedding with every word kept. x_G's and the mix's are reported.
 """
 
 from __future__ import annotations
@@ -59,7 +66,26 @@ def judge(
             repr(heard[k]) for k in ("generated", "content", "mix")
         )
         verdict.notes["reference words"] = heard["reference"]
+    for prefix in ("", "ref_mix/"):
+        verdict.metrics.update(combined(verdict.metrics, prefix))
     return verdict
+
+
+def combined(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    """instrument_share, words_kept and score for the clip under `prefix`, where its judges ran."""
+    out = {}
+    m = {k.removeprefix("eval/judge/"): v for k, v in metrics.items()}
+    ends = m.get("ref_content/toward_style"), m.get("ref_style/toward_style")
+    toward = m.get(f"{prefix}toward_style")
+    if toward is not None and None not in ends and ends[1] > ends[0]:
+        out[f"eval/judge/{prefix}instrument_share"] = (toward - ends[0]) / (ends[1] - ends[0])
+    if f"{prefix}wer" in m:
+        out[f"eval/judge/{prefix}words_kept"] = 1.0 - min(m[f"{prefix}wer"], 1.0)
+    if len(out) == 2:
+        s = min(max(out[f"eval/judge/{prefix}instrument_share"], 0.0), 1.0)
+        k = out[f"eval/judge/{prefix}words_kept"]
+        out[f"eval/judge/{prefix}score"] = 2 * s * k / (s + k) if s + k > 0 else 0.0
+    return out
 
 
 def _tagger(verdict: Verdict, clips: dict[str, np.ndarray], rate: int) -> None:

@@ -66,7 +66,10 @@ JUDGE_ROWS = [
     ("the tagger hears a voice (probability)", "voice"),
     ("the tagger hears x_S's instrument (probability)", "instrument"),
     ("toward x_S in the tagger's embedding (cos to x_S - cos to x_C)", "toward_style"),
+    ("where it sits from x_C (0) to x_S (1) in that embedding", "instrument_share"),
     ("word error rate against x_C's words", "wer"),
+    ("share of x_C's words kept", "words_kept"),
+    ("score: harmonic mean of the two shares (sweep=alpha_lr maximises it)", "score"),
 ]
 COLUMNS = [("x_G", ""), ("x_C", "ref_content/"), ("x_S", "ref_style/"), ("mix", "ref_mix/")]
 

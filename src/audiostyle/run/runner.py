@@ -185,7 +185,11 @@ def transfer_and_write(
     x0 = initial_waveform(cfg, inputs.content, inputs.style)
 
     def on_probe(iteration: int, wave: np.ndarray) -> None:
-        reporter.report(iteration, evaluate(wave, inputs.content, inputs.style, x0, rate))
+        metrics = evaluate(wave, inputs.content, inputs.style, x0, rate)
+        if cfg.sweep.objectives[0].startswith("eval/judge/"):  # a sweep on the judges' score
+            judged = judge(cfg.judge, wave, inputs.content, inputs.style, rate, loss_networks(cfg))
+            metrics.update(judged.metrics)
+        reporter.report(iteration, metrics)
 
     probe_every = cfg.sweep.report_every if reporter else 0
     try:
