@@ -107,6 +107,7 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| espeak")]
     assert [r[1] for r in rows] == [
         "x_C",
+        "x_S",
         "mix",
         "harmonic 0 (first default)",
         "lbfgs, harmonic 0.1",
@@ -114,14 +115,23 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     # x_C at its own pitch (every voiced frame, or 90% when it is one steady note); neither
     # reference beats the mix
     heading = table.splitlines()[0].split(" | ")
-    x_c, mix = (dict(zip(heading, row, strict=True)) for row in rows[:2])
+    x_c, x_s, mix = (dict(zip(heading, row, strict=True)) for row in rows[:3])
+    # the judges' columns lead, and the tagger tells the voice from the cello
+    assert heading[2:7] == ["voice", "instrument", "toward x_S", "WER", "judge score"]
+    assert float(x_s["instrument"]) > float(x_c["instrument"])
+    assert float(x_c["voice"]) > float(x_s["voice"])
+    assert float(x_c["toward x_S"]) < 0 < float(x_s["toward x_S"])
     assert float(x_c["co-voiced at x_C pitch"]) >= 0.9
     assert x_c["beats_mix"] == mix["beats_mix"] == "0"
     assert x_c["drone dB"] == "0" and float(mix["drone dB"]) > 3  # the cello's note in the mix
     assert x_c["loss final / initial"] == "-"  # a reference is not optimised
     assert all(runs[m]["command"] in table for m in runs)
     # the count of targets met, per row kind: x_C meets the melody and pattern targets
-    targets = ("| row | " + table.split("\n| row | ", 1)[1].split("\n\n", 1)[0]).splitlines()
+    judged, diagnostic = (
+        "| row | " + part.split("\n\n", 1)[0] for part in table.split("\n| row | ")[1:3]
+    )
+    assert "voice <= 0.3" in judged.splitlines()[0]  # the judges' targets come first
+    targets = diagnostic.splitlines()
     met = {
         r.split(" | ")[0]: dict(zip(targets[0].split(" | "), r.split(" | "), strict=True))
         for r in targets[2:]
