@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import audiostyle
 
@@ -83,6 +84,17 @@ def start_tensorflow(verbose: bool) -> None:
         return
     with native_stderr_filtered():
         probe_devices()
+
+
+def keep_xla_compilations(folder: Path) -> None:
+    """XLA's compiled steps kept in `folder` across processes (TensorFlow's persistent cache):
+    a rerun, or a sweep's next worker, on the same shapes loads the step instead of compiling
+    it. Read when TensorFlow first compiles, so set before it loads; a flag the user set wins."""
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if "tensorflow" in sys.modules or "tf_xla_persistent_cache_directory" in flags:
+        return
+    option = f"--tf_xla_persistent_cache_directory={folder.resolve()}"
+    os.environ["TF_XLA_FLAGS"] = f"{flags} {option}".strip()
 
 
 def probe_devices() -> None:

@@ -128,8 +128,9 @@ def transfer_and_write(
             log_clip_inputs(tracker, cfg, inputs, run_dir)
 
     with phases.phase("tensorflow", "starting TensorFlow and building the network"):
-        from audiostyle.run.quiet import start_tensorflow
+        from audiostyle.run.quiet import keep_xla_compilations, start_tensorflow
 
+        keep_xla_compilations(Path(cfg.runs_dir) / "cache" / "xla")
         start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
         from audiostyle.judges.verdict import judge
         from audiostyle.measures.extras import measure
@@ -139,7 +140,9 @@ def transfer_and_write(
         from audiostyle.run.report import write_run_report
 
         network = build_network(cfg)
-    with phases.phase("pitch", "tracking x_C's and x_S's pitch (pyin; numba compiles it once)"):
+    with phases.phase(
+        "pitch", "tracking the pitch of x_C, x_S and their mix (pyin; numba compiles it once)"
+    ):
         track_pitch(inputs, rate, Path(cfg.runs_dir) / "cache")
     steps = cfg.optim.steps
     bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
@@ -275,12 +278,12 @@ def loss_networks(cfg: Config) -> set[str]:
 
 
 def track_pitch(inputs: Inputs, rate: int, cache: Path) -> None:
-    """x_C's and x_S's pyin tracks, once: the harmonic term and the measures read them from
-    measures.timbre's cache, and later runs on the same clips from `cache` on disk."""
+    """x_C's, x_S's and their mix's pyin tracks, once: the harmonic term and the measures read
+    them from measures.timbre's cache, and later runs on the same clips from `cache` on disk."""
     from audiostyle.judges import speech
     from audiostyle.measures import timbre
 
     timbre.use_disk_cache(cache / "pitch")
     speech.use_disk_cache(cache / "speech")
-    for clip in (inputs.content, inputs.style):
+    for clip in (inputs.content, inputs.style, mix_of(inputs.content, inputs.style)):
         timbre.write_track(clip, rate)  # tracks it first if neither memory nor disk has it
