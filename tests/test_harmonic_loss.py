@@ -50,13 +50,31 @@ def test_loss_is_near_zero_at_the_style_profile_and_large_for_the_content(clips)
     assert at_content > 50.0 * max(at_style, 0.1)
 
 
-def test_gradient_is_finite_and_nonzero(clips):
+def test_gradient_is_the_terms_finite_difference_and_descends(clips):
+    """At an x_G that is neither clip, the gradient along three random unit directions is the
+    term's central difference (float32, step 0.03: measured within 0.07%; a gradient that
+    ignores how the frame's total moves with x_G, stop_gradient on it, is 8-50% off), and a
+    small step against it lowers the term (measured 94.3 -> 89.3 dB^2)."""
     term = HarmonicLoss(clips["c"], clips["s"], RATE)
-    wave = tf.Variable(clips["c"][None, :])
+    assert len(term.frames) > 50  # the tones are voiced and loud throughout: every frame counts
+    x = clips["c"] + 0.3 * clips["g"]
+    wave = tf.Variable(x[None])
     with tf.GradientTape() as tape:
         loss = term(wave)
-    grad = tape.gradient(loss, wave).numpy()
-    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+    grad = tape.gradient(loss, wave).numpy()[0].astype(np.float64)
+    assert np.all(np.isfinite(grad))
+
+    def at(y: np.ndarray) -> float:
+        return float(term(tf.constant(y[None].astype(np.float32))))
+
+    rng = np.random.default_rng(0)
+    step = 0.03
+    for _ in range(3):
+        d = rng.normal(size=x.shape)
+        d /= np.linalg.norm(d)
+        want = (at(x + step * d) - at(x - step * d)) / (2 * step)
+        assert grad @ d == pytest.approx(want, rel=1e-2)
+    assert at(x - 1e-2 * grad / np.abs(grad).max()) < float(loss) - 1.0
 
 
 def test_unpitched_style_is_refused(clips):
