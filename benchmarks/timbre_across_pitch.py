@@ -52,9 +52,13 @@ def notes(seconds: float) -> dict[tuple[str, int], np.ndarray]:
 
 def gram_cosines(feats: list[np.ndarray]) -> np.ndarray:
     """cos of the Gram matrices of every pair of notes' [T, C] features, through T x T
-    products (<G_a, G_b> = ||F_a F_b^T||^2 / (T_a T_b); no C x C matrix is formed)."""
+    products (<G_a, G_b> = ||F_a F_b^T||^2 / (T_a T_b)) where T < C, else of the Grams."""
     f = [x.astype(np.float64) / np.sqrt(len(x)) for x in feats]
-    inner = np.array([[np.sum((a @ b.T) ** 2) for b in f] for a in f])
+    if len(f[0]) > f[0].shape[1]:  # more steps than channels (NSynth): the C x C Grams
+        g = [x.T @ x for x in f]
+        inner = np.array([[np.sum(a * b) for b in g] for a in g])
+    else:
+        inner = np.array([[np.sum((a @ b.T) ** 2) for b in f] for a in f])
     norm = np.sqrt(np.diag(inner))
     return inner / np.outer(norm, norm)
 

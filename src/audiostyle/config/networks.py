@@ -76,7 +76,7 @@ NETWORKS: dict[str, Network] = {
         layers=MUSICNN_LAYERS,
         options={
             "encoder": ("musicnn",),
-            "content_layer": ("musicnn_logmel", "musicnn_cnn3", "vgg_pool2"),
+            "content_layer": ("musicnn_logmel", "musicnn_cnn3"),
             "style_layers": MUSICNN_LAYER_SETS,
         },
         experiments=("musicnn",),
