@@ -21,6 +21,9 @@ the issue's idea for GPUs): the same clips, x_G(0) tiled B times; the table's "s
 step's time over B. The objective's means then run over the batch too, which scales each
 trial's gradient by 1/B (Adam does not see it): the work is a batched product's, the loss is
 reported for B = 1 only.
+`--network musicnn`: experiment=musicnn's step (MSD_musicnn's mid end, Gram; `function`
+without XLA, `xla, vgg_low` on MTT_vgg's pools) against `xla, spectral network`, the default
+run's step on the same clips. Its clips are padded to whole 3 s patches (networks/musicnn_features.py).
 `--network spectral`: the default run's network and step (experiment=spectral: loss=mmd with the
 noise term), against
 - `xla, previous default`: the default step before it (loss=gram, no noise term): the speed
@@ -37,7 +40,7 @@ voice and an instrument; every other part of a step costs the same on any clip o
 Every variant runs in its own process, so each peak memory is its own. Peak memory is the
 process's peak RSS on CPU (TensorFlow and Python included; `idle` is that of a process that only
 imported TensorFlow) and tf.config.experimental.get_memory_info's peak on a GPU.
-Usage: python benchmarks/speed.py [--network nsynth|spectral] [--samples 16000 48000]
+Usage: python benchmarks/speed.py [--network nsynth|spectral|musicnn] [--samples 16000 48000]
        [--steps 3] [--variants xla ...] [--out runs/bench/speed.json]
 """
 
@@ -102,6 +105,14 @@ VARIANTS = {
         "own_loss": True,
         "overrides": ["runtime.xla=true", "loss=gram", "loss.noise_weight=1"],
     },
+    # --network musicnn: the spectral network's default step on the same clips, its baseline
+    "xla, spectral network": {
+        "network": "spectral",
+        "baseline": True,
+        "loss_of": "spectral network",
+        "overrides": ["runtime.xla=true"],
+    },
+    "xla, vgg_low": {"own_loss": True, "overrides": ["runtime.xla=true", "style_layers=vgg_low"]},
 }
 NETWORK_VARIANTS = {
     "nsynth": ["plain function", "eager", "function", "xla", "xla, chunks of 1 s", "xla, bfloat16"],
@@ -112,6 +123,7 @@ NETWORK_VARIANTS = {
         "xla",
         "xla, bfloat16",
     ],
+    "musicnn": ["xla, spectral network", "function", "xla", "xla, vgg_low"],
 }
 CHANNELS = 128
 
@@ -279,6 +291,7 @@ def measure(
     )
 
     spec = VARIANTS[variant]
+    network = spec.get("network", network)
     cfg = config(spec["overrides"], samples, network, style_layers)
     device = pick_device(cfg.device)
     content, style = test_clips(samples)
@@ -313,7 +326,7 @@ def measure(
         "peak_bytes": peak_rss_bytes(),
         "memory": "process peak RSS",
         "network": network,
-        "style_layers": style_layers if network == "nsynth" else "conv",
+        "style_layers": style_layers if network == "nsynth" else ",".join(cfg.style_layers.layers),
     }
     if device.startswith("/GPU"):
         row["peak_bytes"] = tf.config.experimental.get_memory_info("GPU:0")["peak"]

@@ -55,6 +55,15 @@ NSYNTH = {
     "optim.keep_best": True,
     "alpha": 10.0,
 }
+MUSICNN = {
+    "encoder.network": "musicnn",
+    "content_layer.layer": "logmel",
+    "style_layers.layers": ["cnn1", "cnn2", "cnn3"],
+    "optim.lr": 0.003,
+    "optim.schedule": "warmup_cosine",
+    "optim.keep_best": True,
+    "alpha": 3.0,
+}
 TINY_SETTINGS = {
     "audio.duration": 0.064,
     "optim.steps": 2,

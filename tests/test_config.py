@@ -7,13 +7,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiostyle.config.networks import network_of_option
 from audiostyle.config.schema import snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import ConfigError
 from audiostyle.run.context import RunContext
 from audiostyle.run.runner import run
 
-from conftest import NSYNTH, PAPER_NOTES, SPECTRAL, harmonic_note, plain_config, write_nsynth_folder
+from conftest import (
+    MUSICNN,
+    NSYNTH,
+    PAPER_NOTES,
+    SPECTRAL,
+    harmonic_note,
+    plain_config,
+    write_nsynth_folder,
+)
 from reference import random_tensors, write_tf1_checkpoint
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -67,10 +76,10 @@ def paper_data(tmp_path: Path) -> list[str]:
 
 
 def network_for(group: str, option: str) -> list[str]:
-    """NSynth-only options run with the NSynth settings; the rest with the default network."""
-    nsynth_layers = group in ("content_layer", "style_layers") and option != "spectral"
-    nsynth_weights = group == "encoder" and option != "spectral"
-    return ["experiment=nsynth"] if nsynth_layers or nsynth_weights else []
+    """A network's options run with its settings (experiment=<network>); the rest with the
+    default network."""
+    network = network_of_option(group, option)
+    return [f"experiment={network}"] if network not in (None, "spectral") else []
 
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
@@ -163,7 +172,9 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     validate(cfg)
 
 
-@pytest.mark.parametrize(("experiment", "settings"), [("spectral", SPECTRAL), ("nsynth", NSYNTH)])
+@pytest.mark.parametrize(
+    ("experiment", "settings"), [("spectral", SPECTRAL), ("nsynth", NSYNTH), ("musicnn", MUSICNN)]
+)
 def test_plain_configs_of_the_science_tests_are_the_overlays(compose_config, experiment, settings):
     """Science tests build a plain Config from conftest's settings; each must be exactly what
     `experiment=NAME` composes, so they test the measured settings, not a drifted copy."""

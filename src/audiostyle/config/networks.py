@@ -13,9 +13,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from audiostyle.errors import ConfigError
-from audiostyle.networks.layers import NSYNTH_LAYERS, SPECTRAL_LAYERS
+from audiostyle.networks.layers import (
+    MUSICNN_LAYERS,
+    NSYNTH_LAYERS,
+    SPECTRAL_LAYERS,
+    musicnn_arch_layers,
+)
 
 NSYNTH_LAYER_SETS = ("relu_first", "relu_second", "relu_both", "residual", "first5")
+MUSICNN_LAYER_SETS = (
+    "musicnn_timbral", "musicnn_frontend", "musicnn_midend", "musicnn_embedding",
+    "vgg_low", "vgg_high",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,17 @@ NETWORKS: dict[str, Network] = {
             "pitch_to_chord",
             "chord_to_pitch",
         ),
+    ),
+    "musicnn": Network(
+        name="musicnn",
+        label="musicnn",
+        layers=MUSICNN_LAYERS,
+        options={
+            "encoder": ("musicnn",),
+            "content_layer": ("musicnn_logmel", "musicnn_cnn3"),
+            "style_layers": MUSICNN_LAYER_SETS,
+        },
+        experiments=("musicnn",),
     ),
 }
 
@@ -165,22 +185,32 @@ def layers_of(network: str) -> tuple[str, ...]:
     return NETWORKS[network].layers
 
 
-def describe_layers(network: str) -> str:
+def describe_layers(network: str, model: str | None = None) -> str:
     if network == "nsynth":
         return "A_1..A_30, B_1..B_30, C_1..C_30, final_relu, encoding"
+    if model is not None:
+        return ", ".join(musicnn_arch_layers(model))
     return ", ".join(layers_of(network))
 
 
-def check_layer_names(names: list[str], key: str, network: str) -> None:
-    """Every name is a layer of `network`; else a ConfigError that names the valid ones."""
-    unknown = [n for n in names if n not in layers_of(network)]
+def check_layer_names(names: list[str], key: str, network: str, model: str | None = None) -> None:
+    """Every name is a layer of `network` (of musicnn's checkpoint `model`, if given); else a
+    ConfigError that names the valid ones."""
+    valid = musicnn_arch_layers(model) if model is not None else layers_of(network)
+    unknown = [n for n in names if n not in valid]
     if not unknown:
         return
+    if model is not None and unknown[0] in layers_of(network):  # cnn1 of a vgg
+        raise ConfigError(
+            f"{key}: {unknown[0]!r} is not a layer of musicnn's {model}; its layers are "
+            f"{describe_layers(network, model)} (encoder.musicnn_model chooses the checkpoint; "
+            "musicnn's layers and vgg's pools are two architectures: use one)"
+        )
     hint = ""
     owner = network_of_layer(unknown[0])
     if owner is not None:  # e.g. encoder.network=nsynth with style_layers.layers=[conv]
         hint = f" ({unknown[0]!r} is a layer of {NETWORKS[owner].label})"
     raise ConfigError(
         f"{key}: unknown layer {unknown[0]!r} for encoder.network={network}; "
-        f"valid layers are {describe_layers(network)}{hint}"
+        f"valid layers are {describe_layers(network, model)}{hint}"
     )

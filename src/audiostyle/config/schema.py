@@ -81,6 +81,7 @@ class Weights(str, Enum):
 class Network(str, Enum):
     nsynth = "nsynth"  # the paper's NSynth WaveNet-autoencoder encoder
     spectral = "spectral"  # Ulyanov & Lebedev's random log-spectrogram CNN
+    musicnn = "musicnn"  # one of musicnn's pretrained taggers (encoder.musicnn_model)
 
 
 class InitSource(str, Enum):
@@ -160,6 +161,9 @@ class EncoderConfig:
     seed: int = 0
     use_ema: bool = False
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
+    # encoder=musicnn: MTT_musicnn | MTT_vgg | MSD_musicnn | MSD_vgg; None: the one the layers
+    # name (networks.layers.musicnn_model: MSD_musicnn, or MTT_vgg for vgg's pools)
+    musicnn_model: str | None = None
 
 
 @dataclass

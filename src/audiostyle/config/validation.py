@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from audiostyle.config.networks import check_layer_names
+from audiostyle.config.networks import NETWORKS, check_layer_names
 from audiostyle.config.schema import (
     Config,
     Domain,
@@ -17,7 +17,7 @@ from audiostyle.config.schema import (
     Weights,
 )
 from audiostyle.errors import CheckpointError, ConfigError
-from audiostyle.networks.layers import canonical
+from audiostyle.networks.layers import MUSICNN_MODELS, canonical, musicnn_checkpoint
 
 
 def _require(ok: bool, message: str) -> None:
@@ -79,8 +79,9 @@ def validate(cfg: Config) -> None:
         f"audio.sample_rate must be between 8000 and 192000 Hz, got {a.sample_rate}",
     )
     _require(
-        a.sample_rate == 16000 or cfg.encoder.network != Network.nsynth,
-        f"audio.sample_rate must be 16000 for the NSynth encoder (trained at 16 kHz), got {a.sample_rate}",
+        a.sample_rate == 16000 or cfg.encoder.network == Network.spectral,
+        f"audio.sample_rate must be 16000 for {NETWORKS[cfg.encoder.network.value].label} "
+        f"(trained at 16 kHz), got {a.sample_rate}",
     )
     min_duration = 1024 / a.sample_rate
     _require(
@@ -103,10 +104,11 @@ def validate(cfg: Config) -> None:
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
     )
     network = cfg.encoder.network.value
-    check_layer_names([cfg.content_layer.layer], "content_layer.layer", network)
     layers = cfg.style_layers.layers
     _require(len(layers) > 0, "style_layers.layers must name at least one layer")
-    check_layer_names(layers, "style_layers.layers", network)
+    model = validate_musicnn(cfg) if cfg.encoder.network == Network.musicnn else None
+    check_layer_names([cfg.content_layer.layer], "content_layer.layer", network, model)
+    check_layer_names(layers, "style_layers.layers", network, model)
     taps = [canonical(n) for n in layers]  # final_relu is B_30: counting it twice is a typo
     _require(len(set(taps)) == len(taps), f"style_layers.layers has a layer twice: {layers}")
     weights = cfg.style_layers.weights
@@ -170,6 +172,33 @@ def validate(cfg: Config) -> None:
         except CheckpointError as err:
             raise CheckpointError(f"{err}; or run without the tagger: judge.tagger=false") from None
     validate_clips(cfg)  # last: an NSynth TFRecord's notes take a scan of the file
+
+
+def validate_musicnn(cfg: Config) -> str:
+    """encoder=musicnn's own settings; the checkpoint its layers use (MSD_musicnn, MTT_vgg...)."""
+    from audiostyle.networks.layers import MUSICNN_PATCH_LAYERS
+
+    chosen = cfg.encoder.musicnn_model
+    _require(
+        chosen is None or chosen in MUSICNN_MODELS,
+        f"encoder.musicnn_model must be one of {', '.join(MUSICNN_MODELS)} or null, got {chosen!r}",
+    )
+    _require(
+        cfg.alpha == 0 or cfg.content_layer.layer not in MUSICNN_PATCH_LAYERS,
+        f"content_layer.layer={cfg.content_layer.layer} has one step per 3 s patch: it keeps none "
+        "of x_C's timing; choose a frame-rate layer (logmel, timbral, temporal, cnn1..cnn3, "
+        "pool1..pool5)",
+    )
+    _require(
+        cfg.runtime.precision.value == "float32",
+        "runtime.precision=bfloat16 is not offered for encoder=musicnn (its port computes in "
+        "float32); use runtime.precision=float32",
+    )
+    model = musicnn_checkpoint(cfg)
+    from audiostyle.networks.musicnn_weights import checkpoint_prefix as musicnn_prefix
+
+    musicnn_prefix(model)  # its checkpoint, there before any audio is read
+    return model
 
 
 def validate_clips(cfg: Config) -> None:

@@ -17,8 +17,9 @@ import tensorflow as tf
 from audiostyle.config.schema import Config, EncoderConfig, MuLaw, Network, Precision, Weights
 from audiostyle.losses.gram import gram, gram_tap
 from audiostyle.networks.checkpoint import load_magenta_weights
-from audiostyle.networks.layers import NUM_BLOCKS, block_of, canonical
+from audiostyle.networks.layers import NUM_BLOCKS, block_of, canonical, musicnn_checkpoint
 from audiostyle.networks.mulaw import encoder_input
+from audiostyle.networks.musicnn_features import MusicnnFeatures
 from audiostyle.networks.spectral import SpectralNetwork
 from audiostyle.networks.weights import BOTTLENECK, CHANNELS, EncoderWeights, random_weights
 
@@ -173,11 +174,13 @@ class NSynthFeatures:
         return self.encoder.taps(self._input(window), names, inside)
 
 
-def build_network(cfg: Config) -> NSynthFeatures | SpectralNetwork:
+def build_network(cfg: Config) -> NSynthFeatures | SpectralNetwork | MusicnnFeatures:
     """The feature network a run asks for (`encoder.network`)."""
     dtype = compute_dtype(cfg.runtime.precision)
     if cfg.encoder.network == Network.spectral:
         return SpectralNetwork(cfg.encoder.spectral, cfg.encoder.seed, dtype)
+    if cfg.encoder.network == Network.musicnn:  # float32 only (validation)
+        return MusicnnFeatures(musicnn_checkpoint(cfg))
     return NSynthFeatures(build_encoder(cfg.encoder, dtype), cfg.audio.mu_law)
 
 

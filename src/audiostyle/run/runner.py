@@ -273,7 +273,11 @@ def transfer_and_write(
 
 
 def loss_networks(cfg: Config) -> set[str]:
-    """The networks this run's loss reads: none of them may judge it."""
+    """The networks this run's loss reads: none of them may judge it (musicnn: its checkpoint)."""
+    if cfg.encoder.network.value == "musicnn":
+        from audiostyle.networks.layers import musicnn_checkpoint
+
+        return {musicnn_checkpoint(cfg)}
     return {cfg.encoder.network.value}
 
 
