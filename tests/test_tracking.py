@@ -87,6 +87,15 @@ def test_params_metrics_tags_and_status(tracked_run):
         "eval/loss_curve/final_over_initial",
     ):
         assert r.data.metrics[key] == pytest.approx(summary[key])
+    # the judges, in the runs table as a user sees them (issue #32): x_G's and the references'
+    judges = ("voice", "instrument", "toward_style", "instrument_share", "wer", "words_kept")
+    for key in [f"eval/judge/{j}" for j in (*judges, "score")] + [
+        f"eval/judge/{ref}/{j}"
+        for ref in ("ref_content", "ref_style", "ref_mix")
+        for j in ("voice", "instrument", "toward_style")
+    ]:
+        assert r.data.metrics[key] == pytest.approx(summary[key]), key
+    assert r.data.tags["judge_instrument"]  # x_S's family as the tagger hears it (64 ms here)
 
 
 def test_artifacts_include_playable_audio_pictures_and_report(tracked_run, tmp_path):
@@ -114,6 +123,16 @@ def test_artifacts_include_playable_audio_pictures_and_report(tracked_run, tmp_p
     assert report.count("data:audio/wav;base64,") >= 5  # content, style, 3 snapshots, final
     assert "data:image/png;base64," in report
     assert not re.search(r'src="(?!data:)', report)  # nothing relative that a sandbox would break
+    # read in ten seconds: the players, then the verdict (x_G beside x_C, x_S and the mix), then
+    # the diagnostics, the loss curves, the choices and the parameters
+    order = ["<audio", "Verdict: the judges", "Diagnostics:", "<h2>Losses", "<h2>Parameters"]
+    at = [report.index(s) for s in order]
+    assert at == sorted(at)
+    verdict = report[at[1] : at[2]]
+    assert "<th>x_G</th><th>x_C</th><th>x_S</th><th>mix</th>" in verdict
+    for row in ("hears a voice", "instrument (probability)", "word error rate", "score"):
+        assert row in verdict, row
+    assert "eval/judge/" not in report[at[2] :]  # the judges are not repeated as diagnostics
 
 
 def test_two_runs_do_not_collide(compose_config, tmp_path):
