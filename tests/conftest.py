@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import sys
 import time
@@ -288,3 +289,32 @@ PAPER_NOTES = {  # the notes conf/experiment/ names, as the renderer writes them
     "flute_synthetic_073-064-100": 64,
     "flute_synthetic_073-067-100": 67,
 }
+
+
+# Headless Chromium, for the browser tests (Debian's chromium; .ci/run installs it)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def under_ci() -> bool:
+    """CI is set (CI=true, as CI runs .ci/run), and not to 0 or false."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def needs_chromium() -> pytest.MarkDecorator:
+    """The mark for a test that runs CHROMIUM: skipped where there is none, except under CI,
+    where .ci/run has installed it and a missing browser fails the test (the `chromium`
+    fixture), so that CI never passes with the browser tests skipped."""
+    if CHROMIUM is None and not under_ci():
+        return pytest.mark.skip(reason="needs Debian's chromium (installed by .ci/run)")
+    return pytest.mark.usefixtures("chromium")
+
+
+@pytest.fixture
+def chromium() -> str:
+    if CHROMIUM is None:
+        pytest.fail(
+            "CI is set but there is no chromium or chromium-browser on PATH: .ci/run installs "
+            "Debian's chromium before the tests; without it the browser tests cannot run",
+            pytrace=False,
+        )
+    return CHROMIUM

@@ -7,7 +7,6 @@ pages stay as they are); Chromium runs the probe and prints the DOM.
 
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -15,11 +14,9 @@ import pytest
 from audiostyle.run.context import RunContext
 from audiostyle.run.runner import run
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)"),
-]
+from conftest import CHROMIUM, needs_chromium
+
+pytestmark = [pytest.mark.slow, needs_chromium()]
 
 PROBE = """<script>
 window.addEventListener('load', () => {

@@ -12,6 +12,9 @@ from audiostyle.networks.mulaw import encoder_input
 
 from reference import encoder_taps, mu_law_quantized, random_tensors, write_tf1_checkpoint
 
+# what the loader returns is what was written: to the bit
+READ_BACK = "written to the checkpoint and read back"
+
 
 @pytest.fixture(scope="module")
 def raw():
@@ -38,10 +41,12 @@ def test_expected_shapes_cover_the_124_encoder_tensors():
 
 def test_raw_weights_by_default_and_ema_on_request(ckpt, raw, ema):
     w = load_magenta_weights(ckpt)
-    np.testing.assert_array_equal(w.dilated_w[4], raw["ae_dilatedconv_5/W"][0])
-    np.testing.assert_array_equal(w.res_b[29], raw["ae_res_30/biases"])
+    np.testing.assert_array_equal(w.dilated_w[4], raw["ae_dilatedconv_5/W"][0], err_msg=READ_BACK)
+    np.testing.assert_array_equal(w.res_b[29], raw["ae_res_30/biases"], err_msg=READ_BACK)
     w_ema = load_magenta_weights(ckpt, use_ema=True)
-    np.testing.assert_array_equal(w_ema.dilated_w[4], ema["ae_dilatedconv_5/W"][0])
+    np.testing.assert_array_equal(
+        w_ema.dilated_w[4], ema["ae_dilatedconv_5/W"][0], err_msg=READ_BACK
+    )
     assert not np.allclose(w.start_w, w_ema.start_w)
 
 
@@ -66,7 +71,7 @@ def test_folder_resolves_to_its_latest_checkpoint(ckpt, raw):
     folder = ckpt.rsplit("/", 1)[0]
     (tf.io.gfile.GFile(f"{folder}/checkpoint", "w")).write(f'model_checkpoint_path: "{ckpt}"\n')
     w = load_magenta_weights(folder)
-    np.testing.assert_array_equal(w.bottleneck_w, raw["ae_bottleneck/W"][0])
+    np.testing.assert_array_equal(w.bottleneck_w, raw["ae_bottleneck/W"][0], err_msg=READ_BACK)
 
 
 def test_missing_path_is_a_clear_error(tmp_path):
@@ -111,7 +116,7 @@ def test_index_and_data_files_name_their_checkpoint(ckpt, raw):
     """Tab completion gives model.ckpt-200000.index or .data-00000-of-00001: both read it."""
     want = raw["ae_res_3/W"][0]
     for path in (f"{ckpt}.index", f"{ckpt}.data-00000-of-00001"):
-        np.testing.assert_array_equal(load_magenta_weights(path).res_w[2], want)
+        np.testing.assert_array_equal(load_magenta_weights(path).res_w[2], want, err_msg=READ_BACK)
 
 
 def test_state_file_naming_another_machines_path_still_finds_the_checkpoint(tmp_path, raw):
@@ -120,7 +125,7 @@ def test_state_file_naming_another_machines_path_still_finds_the_checkpoint(tmp_
     state = 'model_checkpoint_path: "/home/someone/train/model.ckpt-200000"\n'
     (tmp_path / "checkpoint").write_text(state)
     w = load_magenta_weights(str(tmp_path))
-    np.testing.assert_array_equal(w.bottleneck_b, raw["ae_bottleneck/biases"])
+    np.testing.assert_array_equal(w.bottleneck_b, raw["ae_bottleneck/biases"], err_msg=READ_BACK)
     # naming one that is not there (a partial copy) is an error, not some other checkpoint
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-250000"\n')
     with pytest.raises(CheckpointError, match="names model.ckpt-250000, which is not in"):
@@ -132,7 +137,7 @@ def test_folder_without_state_file_reads_its_only_checkpoint(tmp_path, raw):
     write_tf1_checkpoint(str(tmp_path / "model.ckpt-5"), raw, None)
     (tmp_path / "checkpoint").unlink()
     w = load_magenta_weights(str(tmp_path))
-    np.testing.assert_array_equal(w.start_w, raw["ae_startconv/W"][0])
+    np.testing.assert_array_equal(w.start_w, raw["ae_startconv/W"][0], err_msg=READ_BACK)
     write_tf1_checkpoint(str(tmp_path / "model.ckpt-6"), raw, None)
     (tmp_path / "checkpoint").unlink()
     with pytest.raises(CheckpointError, match="a folder with 2 checkpoints in it"):

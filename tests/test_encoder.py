@@ -57,7 +57,7 @@ def test_random_weights_follow_magentas_initialiser():
     assert np.all(w.start_b == 0)
     assert w.num_parameters() == 1_976_336
     assert not np.allclose(random_weights(7).dilated_w[3], random_weights(8).dilated_w[3])
-    np.testing.assert_array_equal(random_weights(7).res_w[5], w.res_w[5])
+    np.testing.assert_array_equal(random_weights(7).res_w[5], w.res_w[5], err_msg="seeded draws")
 
 
 def test_only_needed_blocks_are_built():

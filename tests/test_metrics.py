@@ -61,7 +61,7 @@ def test_profile_reads_the_synthesised_harmonic_balance():
 
 def test_distance_to_itself_is_zero_and_blind_to_gain_and_a_time_shift():
     x = tone(melody(), STEEP)
-    assert harmonic_distance(x, x, RATE) == 0.0
+    assert harmonic_distance(x, x, RATE) == pytest.approx(0.0, abs=1e-6)
     assert harmonic_distance(0.05 * x, x, RATE) < 0.05
     shifted = np.concatenate([np.zeros(37, np.float32), x[:-37]])
     assert harmonic_distance(shifted, x, RATE) < 0.05
@@ -210,7 +210,8 @@ def test_the_drone_measure_hears_x_ss_upper_partials_over_the_voice():
         for name, x in (("transfer", transfer), ("droned", droned), ("x_C", content))
     }
     t_, d, c = got["transfer"], got["droned"], got["x_C"]
-    assert c["eval/drone_db"] == 0.0 and c["eval/ref_style/drone_db"] > 15.0
+    assert c["eval/drone_db"] == pytest.approx(0.0, abs=1e-6)  # x_C's comb less x_C's
+    assert c["eval/ref_style/drone_db"] > 15.0
     assert t_["eval/drone_db"] < 1.0 < 5.0 < d["eval/drone_db"]
     for key in ("eval/pitch/covoiced_at_content", "eval/pitch/covoiced_at_style"):
         assert d[key] == pytest.approx(t_[key], abs=0.05), key

@@ -17,7 +17,6 @@ import html
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,10 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import CHROMIUM, ROOT, needs_chromium
 
 ALPHAS = ("0.1", "1", "10")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def free_port() -> int:
@@ -218,7 +216,7 @@ def page_text(url: str, profile: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
+@needs_chromium()
 def test_the_printed_url_opens_the_runs_table_in_a_fresh_browser(served, tmp_path):
     base, outputs, _ = served
     printed = re.search(r"then open (http://\S+)", outputs[-1]).group(1)
@@ -267,7 +265,7 @@ def save_view(base: str, exp_id: str, key: str, name: str, columns: list[str]) -
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
+@needs_chromium()
 def test_a_saved_view_shows_each_runs_alpha_and_eval_metrics_in_the_runs_table(served, tmp_path):
     base, _, _ = served
     exp_id = experiment(base)["experiment_id"]
@@ -303,7 +301,7 @@ def metric_page(base: str, run_ids: list[str], exp_id: str, key: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run)")
+@needs_chromium()
 def test_comparing_two_runs_shows_their_alpha_and_loss_curves(served, tmp_path):
     base, _, _ = served
     by_alpha = runs_by_alpha(base)

@@ -98,7 +98,7 @@ def test_snapshots_are_the_iterates(encoder):
     )
     assert sorted(seen) == [0, 3]
     np.testing.assert_allclose(seen[0], tone(440), atol=2e-6)  # x_C + U[-1e-6, 1e-6]
-    np.testing.assert_array_equal(seen[3], result.output)
+    np.testing.assert_array_equal(seen[3], result.output, err_msg="x_G(3)'s samples, copied")
 
 
 def test_every_domain_starts_at_the_same_waveform(encoder):

@@ -123,7 +123,8 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     assert float(x_c["toward x_S"]) < 0 < float(x_s["toward x_S"])
     assert float(x_c["co-voiced at x_C pitch"]) >= 0.9
     assert x_c["beats_mix"] == mix["beats_mix"] == "0"
-    assert x_c["drone dB"] == "0" and float(mix["drone dB"]) > 3  # the cello's note in the mix
+    assert abs(float(x_c["drone dB"])) < 1e-6  # x_C's comb less x_C's, computed twice
+    assert float(mix["drone dB"]) > 3  # the cello's note in the mix
     assert x_c["loss final / initial"] == "-"  # a reference is not optimised
     assert all(runs[m]["command"] in table for m in runs)
     # the count of targets met, per row kind: x_C meets the melody and pattern targets

@@ -24,7 +24,7 @@ def test_over_range_audio_is_scaled_down_to_the_target_peak():
 def test_audio_within_full_scale_is_left_alone(peak):
     x = np.array([0.1, -peak, 0.05], dtype=np.float32)
     y, gain_db = limit_peak(x, 0.9)
-    assert gain_db == 0.0 and np.array_equal(y, x)  # never boosted, even below the target
+    assert gain_db == 0.0 and np.array_equal(y, x), "never boosted, even below the target: x itself"
 
 
 def test_a_target_of_full_scale_never_rounds_above_it():
@@ -57,7 +57,7 @@ def test_over_range_output_plays_as_heard_and_the_gain_is_logged(compose_config,
     assert sf.info(written).subtype == "PCM_16"  # within full scale: an ordinary WAV
     assert np.max(np.abs(x)) == pytest.approx(cfg.audio.peak, abs=2 / 32768)
     snapshot, _ = sf.read(tmp_path / "run" / "snapshots" / "iter_0001.wav")
-    assert np.array_equal(snapshot, x)  # x_G(1) is the output: scaled alike
+    assert np.array_equal(snapshot, x), "x_G(1) is the output's samples: scaled and written alike"
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["output/gain_db"] == summary["output/gain_db"]
     assert saved["snapshot_gain_db"] == {"0": 0.0, "1": summary["output/gain_db"]}

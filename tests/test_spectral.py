@@ -60,7 +60,7 @@ def test_kernel_is_seeded_he_normal():
     std = net.kernel.numpy().std()
     assert std == pytest.approx(np.sqrt(2 / (11 * 513)), rel=0.05)
     again = SpectralNetwork(SpectralConfig(n_fft=1024, hop=256, filters=64, width=11), seed=0)
-    np.testing.assert_array_equal(net.kernel.numpy(), again.kernel.numpy())
+    np.testing.assert_array_equal(net.kernel.numpy(), again.kernel.numpy(), err_msg="seeded draws")
 
 
 def test_gradient_with_respect_to_the_waveform_is_finite():
