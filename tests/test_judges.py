@@ -1,6 +1,5 @@
 """The tagger judge on the bundled clips: x_C heard as voice, x_S as its instrument, a mix between."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +8,8 @@ import soundfile as sf
 
 from audiostyle.clips.audio import resample
 from audiostyle.judges import tagger
-from audiostyle.networks.musicnn_weights import INSTALL
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "audiostyle" / "clips" / "examples"
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None, reason=INSTALL)
 
 
 @pytest.fixture(scope="module")

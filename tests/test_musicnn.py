@@ -1,7 +1,6 @@
 """musicnn's checkpoints in TF2: front end against librosa, gradients, weights, taps, tags, and
 values recorded from musicnn's own graph (scripts/musicnn_crosscheck.py)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from audiostyle.networks.musicnn import MUSICNN_MODELS, MusicnnNetwork, tap_name
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "audiostyle" / "clips" / "examples"
 REFERENCE = Path(__file__).parent / "data" / "musicnn_reference.json"
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("musicnn") is None, reason=mw.INSTALL
-)  # fmt: skip
+# musicnn's wheel is part of the README's install (--no-deps): these tests need it, as runs do
 
 
 def example(name: str) -> np.ndarray:
