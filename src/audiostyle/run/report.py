@@ -1,6 +1,7 @@
-"""A self-contained HTML page per run, read in ten seconds: players and spectrograms first, then
-one verdict table (the judges' rows; x_G beside x_C, x_S and the mix), then what the run
-optimised and measured (diagnostics, grouped), the loss curves, the choices and parameters.
+"""A self-contained HTML page per run, read in ten seconds: x_G, x_C, x_S and the mix to play and
+see first, then one verdict table (the judges' rows; x_G beside x_C, x_S and the mix), then the
+snapshots, what the run optimised and measured (diagnostics, grouped), the loss curves, the
+choices and parameters.
 
 Audio and images are embedded as base64 data URIs: the MLflow UI shows HTML artifacts in a
 sandboxed iframe where relative links do not resolve.
@@ -129,10 +130,11 @@ def write_run_report(
     mix = run_dir / "inputs" / "mix.wav"
     if mix.exists():
         clips.append(clip_block("the mix (x_C + x_S) / 2", mix, None))
+    steps = []
     for i in snapshots:
         wav = run_dir / "snapshots" / f"iter_{i:04d}.wav"
         if wav.exists():
-            clips.append(clip_block(f"x_G at iteration {i}", wav, spec / f"iter_{i:04d}.png"))
+            steps.append(clip_block(f"x_G at iteration {i}", wav, spec / f"iter_{i:04d}.png"))
     curves = run_dir / "loss_curves.png"
     body = (
         '<div class="clips">'
@@ -140,6 +142,7 @@ def write_run_report(
         + "</div>"
         + "<h2>Verdict: the judges (no loss of this run optimises them)</h2>"
         + verdict_table(metrics, judge_notes or {})
+        + ('<h2>x_G over the steps</h2><div class="clips">' + "".join(steps) + "</div>")
         + "<h2>Diagnostics: what the run optimised and measured</h2>"
         + "<p>Some share definitions with the run's loss terms (harmonic distance, flatness, the"
         + " loss curve): they say what the optimisation did, not whether the transfer worked.</p>"
