@@ -67,3 +67,24 @@ def test_speed_benchmark_times_trials_batched_in_one_step(tmp_path):
     assert abs(rows[2]["first_loss"] - rows[1]["first_loss"]) <= 1e-5 * rows[1]["first_loss"]
     assert "| trials | s / trial | vs 1 trial |" in done.stdout
     assert "| 4096 | xla |" in done.stdout and "| 2 |" in done.stdout
+
+
+@pytest.mark.slow  # four tiny runs, about a minute on 2 cores
+def test_startup_benchmark_times_the_phases_against_a_baseline():
+    """benchmarks/startup.py with this checkout as its own baseline: every phase in the table,
+    and the two sides' walls within the same order of magnitude."""
+    cmd = [sys.executable, "benchmarks/startup.py", "--baseline", str(ROOT)]
+    cmd += ["--baseline-python", sys.executable, "--rounds", "1"]
+    cmd += ["tracking=none", "optim.steps=2", "audio.duration=0.5"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {
+        line.split(" | ")[0].removeprefix("| "): line.split(" | ")[1:]
+        for line in done.stdout.splitlines()
+        if line.startswith("| time/") or line.startswith("| wall") or line.startswith("| outside")
+    }
+    for phase in ("load", "tensorflow", "pitch", "compile", "steps", "judges", "pictures"):
+        assert f"time/{phase}" in rows, phase
+    ratio = float(rows["wall"][2].rstrip(" |"))
+    assert 0.2 < ratio < 5  # the same code on both sides
+    assert "first run, empty runs_dir" in done.stdout
