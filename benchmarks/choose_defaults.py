@@ -125,6 +125,10 @@ PAIR_METHODS = {
     "mmd bandwidth 0.25, harmonic 0.03, noise 0.3, floor 60": in_full(
         "loss=mmd", "loss.mmd_bandwidth=0.25", "loss.noise_weight=0.3", "loss.noise_floor_db=60"
     ),
+    # issue #33: a trained network's style loss alone, at its measured settings (its own
+    # experiment, so none of SPELLED_OUT's spectral terms)
+    "musicnn: MSD_musicnn mid end, Gram (experiment=musicnn)": ["experiment=musicnn"],
+    "musicnn: MTT_vgg pool1+2, Gram": ["experiment=musicnn", "style_layers=vgg_low"],
 }
 REFERENCES = {"x_C": "ref_content", "x_S": "ref_style", "mix": "ref_mix"}  # from eval/ref_*
 JUDGES = {  # table heading: x_G's judge metric (a reference row reads its eval/judge/ref_* twin)
