@@ -90,3 +90,32 @@ def test_the_score_needs_both_the_instrument_and_the_words():
     assert score(0.4, 0.5)["eval/judge/score"] > both["eval/judge/score"]  # more instrument
     assert score(0.0, 2.0)["eval/judge/words_kept"] == 0.0  # more edits than words: none kept
     assert "eval/judge/score" not in combined({"eval/judge/wer": 0.5}, "")  # tagger left out
+
+
+def test_a_judge_that_fails_is_a_note_and_the_others_still_speak(clips, monkeypatch):
+    """A judge is a third-party model: its failure leaves the run's summary and report (and the
+    other judge's figures), with the reason, not a lost run."""
+    from audiostyle.config.schema import JudgeConfig
+    from audiostyle.judges import verdict
+
+    def broken(*args):
+        raise RuntimeError("a checkpoint tensor of the wrong shape")
+
+    monkeypatch.setattr(verdict, "_tagger", broken)
+    x_c, x_s = clips["content"], clips["style"]
+    said = verdict.judge(JudgeConfig(), x_c, x_c, x_s, 16000, {"spectral"})
+    assert said.notes["tagger"] == "failed: RuntimeError: a checkpoint tensor of the wrong shape"
+    assert said.metrics["eval/judge/wer"] == 0.0  # x_G = x_C: the speech judge still reads it
+    assert "eval/judge/voice" not in said.metrics and "eval/judge/score" not in said.metrics
+
+
+def test_a_sweep_on_the_judges_is_refused_when_the_loss_uses_the_tagger(compose_config):
+    from audiostyle.config.validation import validate
+    from audiostyle.errors import ConfigError
+
+    judged = ("sweep=alpha_lr", "encoder=musicnn", "style_layers=musicnn_midend")
+    validate(compose_config(*judged))  # MSD_musicnn's loss: the tagger judges it
+    with pytest.raises(ConfigError, match="loss uses its network MTT_musicnn"):
+        validate(compose_config(*judged, "encoder.musicnn_model=MTT_musicnn"))
+    with pytest.raises(ConfigError, match="need judge.tagger=true"):
+        validate(compose_config("sweep=alpha_lr", "judge.tagger=false"))

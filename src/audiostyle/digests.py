@@ -27,7 +27,8 @@ T = TypeVar("T")
 def digest(x: np.ndarray, settings: str) -> str:
     """A name for (x's float32 samples, settings)."""
     samples = np.ascontiguousarray(x, np.float32).tobytes()
-    return hashlib.blake2b(samples + settings.encode(), digest_size=16).hexdigest()
+    head = settings.encode() + b"\0" + len(samples).to_bytes(8, "little")
+    return hashlib.blake2b(head + samples, digest_size=16).hexdigest()
 
 
 class DigestCache(Generic[T]):
@@ -65,7 +66,10 @@ class DigestCache(Generic[T]):
             return None
         try:
             return self._read(self.folder / (key + self.suffix))
-        except (OSError, KeyError, ValueError):  # not there yet, or unreadable: compute it
+        except FileNotFoundError:  # not there yet: compute it
+            return None
+        except Exception as err:  # a damaged copy (a cut-off write, a bad zip): compute it
+            log.info("cache copy unreadable, computing it again (%s): %s", self.folder, err)
             return None
 
     def _to_disk(self, key: str, value: T) -> None:

@@ -38,3 +38,8 @@ def clip_digest(wave: np.ndarray, rate: int) -> str:
     h = hashlib.sha256(np.int64(rate).tobytes())
     h.update(np.ascontiguousarray(wave, dtype=np.float32).tobytes())
     return h.hexdigest()[:16]
+
+
+def mix_of(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """The plain mix, 0.5 (x_C + x_S): the baseline a transfer must beat, measured and judged."""
+    return (0.5 * (content + style)).astype(np.float32)

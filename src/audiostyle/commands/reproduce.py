@@ -52,8 +52,8 @@ COLUMNS = (  # (header, summary key, format)
     ("f0 x_G / x_C / x_S (Hz)", None, None),
     ("SNR vs x_S (dB)", "eval/snr_vs_style_db", "{:.1f}"),
     ("SNR vs x_C (dB)", "eval/snr_vs_content_db", "{:.1f}"),
-    ("WER x_G", "eval/speech/wer", "{:.0%}"),
-    ("WER x_C", "eval/speech/ref_content_wer", "{:.0%}"),
+    ("WER x_G", "eval/judge/wer", "{:.0%}"),
+    ("WER x_C", "eval/judge/ref_content/wer", "{:.0%}"),
 )
 
 

@@ -4,6 +4,7 @@ layers, clip specs, sweep settings. Each failure is one ConfigError line.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 from audiostyle.config.networks import NETWORKS, check_layer_names
@@ -158,17 +159,13 @@ def validate(cfg: Config) -> None:
             e.checkpoint is None and not e.use_ema,
             "encoder.checkpoint and encoder.use_ema only apply to encoder=magenta",
         )
-    judged = [o for o in cfg.sweep.objectives if o.startswith("eval/judge/")]
-    _require(
-        not judged or (cfg.judge.tagger and cfg.judge.speech),
-        f"sweep.objectives {judged} are the judges' figures: they need judge.tagger=true and "
-        "judge.speech=true",
-    )
+    validate_judges(cfg)
     if cfg.judge.tagger:  # its checkpoint, there before any audio is read
+        from audiostyle.networks.layers import TAGGER_NETWORK
         from audiostyle.networks.musicnn_weights import checkpoint_prefix as musicnn_prefix
 
         try:
-            musicnn_prefix("MTT_musicnn")
+            musicnn_prefix(TAGGER_NETWORK)
         except CheckpointError as err:
             raise CheckpointError(f"{err}; or run without the tagger: judge.tagger=false") from None
     validate_clips(cfg)  # last: an NSynth TFRecord's notes take a scan of the file
@@ -207,6 +204,27 @@ def validate_clips(cfg: Config) -> None:
 
     for key, spec in (("audio.content", cfg.audio.content), ("audio.style", cfg.audio.style)):
         check(spec, key, cfg.data.nsynth_root, cfg.audio.sample_rate)
+
+
+def validate_judges(cfg: Config) -> None:
+    """The judges a run asks for can run, and a sweep on their figures gets them."""
+    from audiostyle.networks.layers import TAGGER_NETWORK, loss_networks
+
+    judged = [o for o in cfg.sweep.objectives if o.startswith("eval/judge/")]
+    _require(
+        not judged or (cfg.judge.tagger and cfg.judge.speech),
+        f"sweep.objectives {judged} are the judges' figures: they need judge.tagger=true and "
+        "judge.speech=true",
+    )
+    _require(
+        not judged or TAGGER_NETWORK not in loss_networks(cfg),
+        f"sweep.objectives {judged} need the tagger, and this run's loss uses its network "
+        f"{TAGGER_NETWORK}: choose another encoder.musicnn_model",
+    )
+    _require(
+        not cfg.judge.speech or importlib.util.find_spec("pocketsphinx") is not None,
+        "judge.speech needs pocketsphinx: pip install 'pocketsphinx>=5,<6' (or judge.speech=false)",
+    )
 
 
 def validate_sweep(s: SweepConfig) -> None:

@@ -56,7 +56,10 @@ def word_error_rate(hypothesis: str, reference: str) -> float:
 
 def transcribe(x: np.ndarray, rate: int, keep: bool = False) -> str:
     """pocketsphinx's English reading of a clip (resampled to 16 kHz), cached by its samples."""
-    return _heard.get(digest(x, f"pocketsphinx {rate}"), lambda: _decode(x, rate), keep)
+    from importlib.metadata import version
+
+    key = digest(x, f"pocketsphinx {version('pocketsphinx')} default model {rate}")
+    return _heard.get(key, lambda: _decode(x, rate), keep)
 
 
 def _decode(x: np.ndarray, rate: int) -> str:

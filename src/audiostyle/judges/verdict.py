@@ -19,23 +19,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from audiostyle.clips.inputs import mix_of
 from audiostyle.config.schema import JudgeConfig
+from audiostyle.networks.layers import TAGGER_NETWORK
 
 log = logging.getLogger(__name__)
 
 PREFIXES = {"generated": "", "content": "ref_content/", "style": "ref_style/", "mix": "ref_mix/"}
-TAGGER_NETWORK = "MTT_musicnn"
 
 
 @dataclass
 class Verdict:
     metrics: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # what a person reads beside the figures
-
-
-def mix_of(content: np.ndarray, style: np.ndarray) -> np.ndarray:
-    """The plain mix, 0.5 (x_C + x_S): the baseline a transfer must beat on every judge."""
-    return (0.5 * (content + style)).astype(np.float32)
 
 
 def judge(
@@ -54,18 +50,10 @@ def judge(
         log.warning("judge tagger %s", reason)
         verdict.notes["tagger"] = reason
     elif cfg.tagger:
-        _tagger(
-            verdict, {"generated": generated, "content": content, "style": style, "mix": mix}, rate
-        )
+        clips = {"generated": generated, "content": content, "style": style, "mix": mix}
+        asked(verdict, "tagger", lambda: _tagger(verdict, clips, rate))
     if cfg.speech:
-        from audiostyle.judges.speech import speech_verdict
-
-        rates, heard = speech_verdict(generated, content, mix, rate, cfg.transcript)
-        verdict.metrics.update(rates)
-        verdict.notes["words heard (x_G / x_C / mix)"] = " / ".join(
-            repr(heard[k]) for k in ("generated", "content", "mix")
-        )
-        verdict.notes["reference words"] = heard["reference"]
+        asked(verdict, "speech", lambda: _speech(verdict, generated, content, mix, rate, cfg))
     for prefix in ("", "ref_mix/"):
         verdict.metrics.update(combined(verdict.metrics, prefix))
     return verdict
@@ -86,6 +74,27 @@ def combined(metrics: dict[str, float], prefix: str) -> dict[str, float]:
         k = out[f"eval/judge/{prefix}words_kept"]
         out[f"eval/judge/{prefix}score"] = 2 * s * k / (s + k) if s + k > 0 else 0.0
     return out
+
+
+def asked(verdict: Verdict, name: str, ask) -> None:
+    """Ask one judge; a judge that fails is a note and a warning, so the run still writes its
+    summary and report (its figures are then missing, and a sweep on them fails the trial)."""
+    try:
+        ask()
+    except Exception as err:  # a judge is a third-party model: any failure of it is its own
+        log.warning("judge %s failed, left out: %s: %s", name, type(err).__name__, err)
+        verdict.notes[name] = f"failed: {type(err).__name__}: {err}"
+
+
+def _speech(verdict: Verdict, generated, content, mix, rate: int, cfg: JudgeConfig) -> None:
+    from audiostyle.judges.speech import speech_verdict
+
+    rates, heard = speech_verdict(generated, content, mix, rate, cfg.transcript)
+    verdict.metrics.update(rates)
+    verdict.notes["words heard (x_G / x_C / mix)"] = " / ".join(
+        repr(heard[k]) for k in ("generated", "content", "mix")
+    )
+    verdict.notes["reference words"] = heard["reference"]
 
 
 def _tagger(verdict: Verdict, clips: dict[str, np.ndarray], rate: int) -> None:

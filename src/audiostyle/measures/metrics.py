@@ -37,6 +37,7 @@ import functools
 import numpy as np
 from scipy import signal
 
+from audiostyle.clips.inputs import mix_of
 from audiostyle.measures import timbre
 
 N_FFT = 1024
@@ -89,7 +90,7 @@ def evaluate(
     generated: np.ndarray, content: np.ndarray, style: np.ndarray, initial: np.ndarray, rate: int
 ) -> dict[str, float]:
     """eval/* for x_G and the reference points x_C, x_G(0) and the plain mix."""
-    mix = 0.5 * (content + style)
+    mix = mix_of(content, style)
     out: dict[str, float] = {}
     for name, x in (
         ("", generated),

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audiostyle.clips.inputs import mix_of
 from audiostyle.digests import DigestCache, digest
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def transfer_measures(
 
     A harmonic distance that is undefined (no loud voiced frame) is left out, with a log line:
     MLflow compares numbers, and a sentinel would read as a distance."""
-    mix = 0.5 * (content + style)
+    mix = mix_of(content, style)
     tracks = {"c": f0_track(content, rate), "s": f0_track(style, rate)}
     style_profile = harmonic_profile(style, rate)
     note = steady_note(tracks["s"])  # x_S one note: its partials' comb in x_G is a drone

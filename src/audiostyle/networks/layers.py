@@ -62,8 +62,18 @@ def musicnn_model(chosen: str | None, names: Iterable[str]) -> str:
     return DEFAULT_MUSICNN_MODEL["vgg" if vgg else "musicnn"]
 
 
+TAGGER_NETWORK = "MTT_musicnn"  # the judges' tagger (judges/tagger.py): never in a judged loss
+
+
+def loss_networks(cfg: Config) -> set[str]:
+    """The networks this run's loss reads (musicnn: its checkpoint): none of them may judge it."""
+    if cfg.encoder.network.value == "musicnn":
+        return {musicnn_checkpoint(cfg)}
+    return {cfg.encoder.network.value}
+
+
 def musicnn_checkpoint(cfg: Config) -> str:
     """The musicnn checkpoint an encoder=musicnn run computes its loss on: what its validation
-    checked, what builds its network and what no judge of the run may be (run.loss_networks)."""
+    checked, what builds its network and what no judge of the run may be (loss_networks)."""
     names = [*cfg.style_layers.layers, *([cfg.content_layer.layer] if cfg.alpha != 0 else [])]
     return musicnn_model(cfg.encoder.musicnn_model, names)

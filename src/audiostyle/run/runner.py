@@ -18,12 +18,12 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from audiostyle.clips.audio import write_wav
-from audiostyle.clips.inputs import Inputs, load_inputs
+from audiostyle.clips.inputs import Inputs, load_inputs, mix_of
 from audiostyle.config.schema import Config, snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import check_writable, storage_errors
-from audiostyle.judges.verdict import mix_of
+from audiostyle.networks.layers import loss_networks
 from audiostyle.phases import PhaseTimes
 from audiostyle.run.context import RunContext, TrialReporting
 from audiostyle.run.outputs import (
@@ -130,7 +130,8 @@ def transfer_and_write(
     with phases.phase("tensorflow", "starting TensorFlow and building the network"):
         from audiostyle.run.quiet import keep_xla_compilations, start_tensorflow
 
-        keep_xla_compilations(Path(cfg.runs_dir) / "cache" / "xla")
+        if cfg.runtime.xla:  # the first run of a process names the folder: flags are read once
+            keep_xla_compilations(Path(cfg.runs_dir) / "cache" / "xla")
         start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
         from audiostyle.judges.verdict import judge
         from audiostyle.measures.extras import measure
@@ -189,7 +190,9 @@ def transfer_and_write(
 
     def on_probe(iteration: int, wave: np.ndarray) -> None:
         metrics = evaluate(wave, inputs.content, inputs.style, x0, rate)
-        if cfg.sweep.objectives[0].startswith("eval/judge/"):  # a sweep on the judges' score
+        objectives = cfg.sweep.objectives
+        if len(objectives) == 1 and objectives[0].startswith("eval/judge/"):
+            # the median rule reads it (a study of two objectives prunes nothing)
             judged = judge(cfg.judge, wave, inputs.content, inputs.style, rate, loss_networks(cfg))
             metrics.update(judged.metrics)
         reporter.report(iteration, metrics)
@@ -255,8 +258,14 @@ def transfer_and_write(
         import tensorflow as tf
 
         with phases.phase("tracking", "logging the results to MLflow"):
-            # loss/* per step are already logged, x_G(steps)'s at step `steps`
-            final = {k: v for k, v in summary.items() if not k.startswith("loss/")}
+            # loss/* per step are already logged, x_G(steps)'s at step `steps`; the phases' times
+            # once, below, with this phase's own
+            phase_keys = phases.metrics().keys()
+            final = {
+                k: v
+                for k, v in summary.items()
+                if not k.startswith("loss/") and k not in phase_keys
+            }
             tracker.log_metrics(final, step=steps)
             tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
             if "x_S's instrument, as the tagger hears it" in verdict.notes:
@@ -270,15 +279,6 @@ def transfer_and_write(
     log.info("wrote %s (%.1f s on %s)", out, result.seconds, result.device)
     log.info("phases: %s", ", ".join(f"{k} {v:.1f} s" for k, v in phases.seconds.items()))
     return summary
-
-
-def loss_networks(cfg: Config) -> set[str]:
-    """The networks this run's loss reads: none of them may judge it (musicnn: its checkpoint)."""
-    if cfg.encoder.network.value == "musicnn":
-        from audiostyle.networks.layers import musicnn_checkpoint
-
-        return {musicnn_checkpoint(cfg)}
-    return {cfg.encoder.network.value}
 
 
 def track_pitch(inputs: Inputs, rate: int, cache: Path) -> None:
