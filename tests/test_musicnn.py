@@ -142,3 +142,21 @@ def test_equals_musicnns_own_graph(model):
     for name, picked in ref["taps"].items():
         flat = taps[name].numpy().reshape(-1)
         np.testing.assert_allclose(flat[picked["index"]], picked["value"], rtol=1e-5, atol=1e-4)
+
+
+def test_float16_rounding_without_a_float16_op_is_numpys():
+    """The front end rounds to float16 in float32 bits (a float16 cast makes oneDNN print an
+    error line on some CPUs): every finite float16's bits, and random float32s rounded, equal
+    numpy's. Rounding is exact by definition, so equal to the bit is the point."""
+    from audiostyle.networks.musicnn_frontend import as_half, half_bits
+
+    h = np.arange(0, 0x7C00, dtype=np.uint16)
+    np.testing.assert_array_equal(
+        half_bits(tf.constant(h.view(np.float16).astype(np.float32))).numpy(), h
+    )
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0, 1e-4, 5000), 10 ** rng.uniform(-9, 4.8, 50000)])
+    x = x.astype(np.float32)
+    np.testing.assert_array_equal(
+        as_half(tf.constant(x)).numpy(), x.astype(np.float16).astype(np.float32)
+    )

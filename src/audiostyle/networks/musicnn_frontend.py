@@ -51,10 +51,35 @@ def straight_through(x: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
 
 
 def round_half(x: tf.Tensor) -> tf.Tensor:
-    """x rounded to float16 (values that would overflow are kept), with x's gradient."""
+    """x (>= 0) rounded to float16 (values that would overflow are kept), with x's gradient."""
     fits = x < 65520.0
-    half = tf.cast(tf.minimum(x, HALF_MAX), tf.float16)
-    return straight_through(x, tf.where(fits, tf.cast(half, x.dtype), x))
+    return straight_through(x, tf.where(fits, as_half(tf.minimum(x, HALF_MAX)), x))
+
+
+def as_half(x: tf.Tensor) -> tf.Tensor:
+    """x >= 0 rounded to the nearest float16 (ties to even), computed in float32 bits: a cast
+    to float16 is the same number, but oneDNN prints an error line for it on CPUs without
+    AVX-512, in the middle of a run."""
+    x32 = tf.cast(x, tf.float32)
+    bits = tf.bitcast(x32, tf.int32)
+    odd = tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 13), 1)
+    normal = tf.bitwise.bitwise_and(bits + 0xFFF + odd, ~0x1FFF)  # 10 mantissa bits, to even
+    tiny = tf.round(x32 * 2.0**24) / 2.0**24  # float16's subnormals: steps of 2^-24, to even
+    rounded = tf.where(x32 < 2.0**-14, tiny, tf.bitcast(normal, tf.float32))
+    return tf.cast(rounded, x.dtype)
+
+
+def half_bits(x: tf.Tensor) -> tf.Tensor:
+    """The float16 bit pattern (as int32) of x >= 0 that float16 holds exactly, from float32's
+    bits: exponent rebiased from 127 to 15 and the top 10 mantissa bits; below 2^-14, x / 2^-24
+    (float16's subnormals). No float16 op: see as_half."""
+    x32 = tf.cast(x, tf.float32)
+    bits = tf.bitcast(x32, tf.int32)
+    exponent = tf.bitwise.right_shift(bits, 23) - 127 + 15
+    mantissa = tf.bitwise.right_shift(tf.bitwise.bitwise_and(bits, 0x7FFFFF), 13)
+    normal = tf.bitwise.bitwise_or(tf.bitwise.left_shift(exponent, 10), mantissa)
+    subnormal = tf.cast(x32 * 2.0**24, tf.int32)
+    return tf.where(x32 < 2.0**-14, subnormal, normal)
 
 
 def power_spectrum(wave: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
@@ -81,8 +106,7 @@ def log_mel(wave: tf.Tensor, dtype: tf.DType = tf.float32, exact: bool = True) -
     if not exact:
         return smooth
     rounded = round_half(mel)
-    half = tf.cast(tf.minimum(rounded, HALF_MAX), tf.float16)  # exact: rounded is a float16
-    bits = tf.cast(tf.bitcast(half, tf.uint16), tf.int32)
+    bits = half_bits(tf.minimum(rounded, HALF_MAX))  # exact: rounded is a float16
     table = tf.cast(tf.gather(tf.constant(log_table()), bits), dtype)
     return straight_through(smooth, tf.where(tf.math.is_finite(table), table, smooth))
 
