@@ -69,7 +69,8 @@ def test_report_and_comparison_play_and_show_in_chromium(compose_config, tmp_pat
         cfg = compose_config("tracking=mlflow", f"runs_dir={tmp_path}", f"alpha={alpha}")
         run(cfg, RunContext(run_dir=tmp_path / f"run{alpha}"))
     result = browser_probe(tmp_path / "run1" / "report.html", tmp_path)
-    assert len(result["audio"]) == 5 and all(d > 0.05 for d in result["audio"]), result
+    # x_G, x_C, x_S, the mix, and the snapshots 0 and 2 (TINY's); each plays
+    assert len(result["audio"]) == 6 and all(d > 0.05 for d in result["audio"]), result
     assert result["images"] and all(result["images"]), result
 
     from mlflow.tracking import MlflowClient
