@@ -25,6 +25,7 @@ from audiostyle.networks.layers import TAGGER_NETWORK
 
 log = logging.getLogger(__name__)
 
+INSTRUMENT = "x_S's instrument, as the tagger hears it"  # the note the run also tags
 PREFIXES = {"generated": "", "content": "ref_content/", "style": "ref_style/", "mix": "ref_mix/"}
 
 
@@ -104,7 +105,7 @@ def _tagger(verdict: Verdict, clips: dict[str, np.ndarray], rate: int) -> None:
     for key, value in report.metrics.items():
         clip, name = key.removeprefix(PREFIX + "/").split("/")
         verdict.metrics[f"eval/judge/{PREFIXES[clip]}{name}"] = value
-    verdict.notes["x_S's instrument, as the tagger hears it"] = report.instrument
+    verdict.notes[INSTRUMENT] = report.instrument
     for clip, tags in report.top_tags.items():
         top = ", ".join(f"{tag} {p:.2f}" for tag, p in tags)
         verdict.notes[f"top tags of {clip}"] = top

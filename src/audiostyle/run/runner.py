@@ -133,7 +133,7 @@ def transfer_and_write(
         if cfg.runtime.xla:  # the first run of a process names the folder: flags are read once
             keep_xla_compilations(Path(cfg.runs_dir) / "cache" / "xla")
         start_tensorflow(cfg.runtime.verbose)  # TensorFlow loads only once inputs are good
-        from audiostyle.judges.verdict import judge
+        from audiostyle.judges.verdict import INSTRUMENT, judge
         from audiostyle.measures.extras import measure
         from audiostyle.measures.metrics import evaluate
         from audiostyle.networks.encoder import build_network
@@ -144,7 +144,8 @@ def transfer_and_write(
     with phases.phase(
         "pitch", "tracking the pitch of x_C, x_S and their mix (pyin; numba compiles it once)"
     ):
-        track_pitch(inputs, rate, Path(cfg.runs_dir) / "cache")
+        keep_caches(Path(cfg.runs_dir) / "cache")
+        track_pitch(inputs, rate)
     steps = cfg.optim.steps
     bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
     layers = cfg.style_layers.layers
@@ -268,10 +269,8 @@ def transfer_and_write(
             }
             tracker.log_metrics(final, step=steps)
             tracker.set_tags({"device": result.device, "tensorflow_version": tf.__version__})
-            if "x_S's instrument, as the tagger hears it" in verdict.notes:
-                tracker.set_tags(
-                    {"judge_instrument": verdict.notes["x_S's instrument, as the tagger hears it"]}
-                )
+            if INSTRUMENT in verdict.notes:
+                tracker.set_tags({"judge_instrument": verdict.notes[INSTRUMENT]})
     summary.update(phases.metrics())
     write_json(run_dir / "summary.json", {**summary, **about})  # again, with every phase's time
     if tracker:
@@ -281,13 +280,21 @@ def transfer_and_write(
     return summary
 
 
-def track_pitch(inputs: Inputs, rate: int, cache: Path) -> None:
-    """x_C's, x_S's and their mix's pyin tracks, once: the harmonic term and the measures read
-    them from measures.timbre's cache, and later runs on the same clips from `cache` on disk."""
+def keep_caches(cache: Path) -> None:
+    """Pitch tracks and speech readings kept under `cache` by the clip's digest, for later runs
+    on the same clips (a sweep's trials in one process share the folder of the run that set it
+    last: each run sets its own)."""
     from audiostyle.judges import speech
     from audiostyle.measures import timbre
 
     timbre.use_disk_cache(cache / "pitch")
     speech.use_disk_cache(cache / "speech")
+
+
+def track_pitch(inputs: Inputs, rate: int) -> None:
+    """x_C's, x_S's and their mix's pyin tracks, once: the harmonic term and the measures read
+    them from measures.timbre's cache, and later runs on the same clips from its disk copy."""
+    from audiostyle.measures import timbre
+
     for clip in (inputs.content, inputs.style, mix_of(inputs.content, inputs.style)):
         timbre.write_track(clip, rate)  # tracks it first if neither memory nor disk has it
