@@ -12,6 +12,7 @@ from audiostyle.measures.metrics import evaluate
 from audiostyle.measures.timbre import (
     FLOOR_DB,
     HARMONICS,
+    covoiced_any_octave,
     covoiced_share,
     f0_track,
     harmonic_distance,
@@ -168,6 +169,18 @@ def test_covoiced_shares_count_only_where_the_voice_sings():
     assert covoiced_share(d, tracks["c"], tracks["s"]) > 0.9
     silence = f0_track(np.zeros(N, np.float32), RATE)
     assert covoiced_share(silence, tracks["c"], tracks["c"]) == 0.0  # nothing co-voiced
+
+
+def test_the_melody_an_octave_up_counts_for_any_octave_not_at_x_cs_pitch():
+    """x_G plays x_C's melody one octave up for the whole clip: at x_C's pitch it scores 0, for
+    any octave 1; an octave and a fifth up (x 3) is no whole octave, and a held note no melody."""
+    content = f0_track(tone(melody(), STEEP), RATE)
+    up = f0_track(tone(2.0 * melody(), STEEP), RATE)
+    assert covoiced_share(up, content, content) < 0.1
+    assert covoiced_any_octave(up, content) > 0.9
+    assert covoiced_any_octave(content, content) > 0.9  # no shift is a whole-octave shift
+    assert covoiced_any_octave(f0_track(tone(3.0 * melody(), STEEP), RATE), content) < 0.2
+    assert covoiced_any_octave(f0_track(tone(392.0, FLAT), RATE), content) < 0.3
 
 
 def test_flatness_is_numpys_geometric_over_arithmetic_mean_on_x_cs_loud_frames():

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 FMIN, FMAX = 50.0, 2000.0  # Hz: low voice to a high flute
 FRAME, HOP = 2048, 256  # pyin and the STFT share frames (centred)
 CENTS = 50.0
+OCTAVES = 3  # covoiced_any_octave tries x_C's melody moved by up to this many whole octaves
 HARMONICS = 8
 # A harmonic's level floor, dB under its frame's harmonic total: quieter ones read as this. Below
 # it a harmonic is inaudible beside the others, and a pure tone's upper harmonics would read
@@ -173,6 +174,14 @@ def covoiced_share(track: Track, content: Track, ref: Track) -> float:
     cents = np.full(n, np.inf)
     cents[hit] = np.abs(1200.0 * np.log2(f0[:n][hit] / ref_f0[hit]))
     return float(np.sum(cents <= CENTS) / np.sum(both))
+
+
+def covoiced_any_octave(track: Track, content: Track) -> float:
+    """c(x, x_C) with x_C's melody moved by the whole octaves (-OCTAVES..OCTAVES, one shift for
+    the whole clip) that fit x best: the melody kept in another register, as a player would."""
+    f0, voiced = content
+    shifts = range(-OCTAVES, OCTAVES + 1)
+    return max(covoiced_share(track, content, (f0 * 2.0**k, voiced)) for k in shifts)
 
 
 def _harmonic_db(power: np.ndarray, f0: float, rate: int) -> np.ndarray:
@@ -296,6 +305,7 @@ def transfer_measures(
         out[f"{prefix}pitch/at_style"] = pitch_share(track, tracks["s"])
         out[f"{prefix}pitch/covoiced_at_content"] = covoiced_share(track, tracks["c"], tracks["c"])
         out[f"{prefix}pitch/covoiced_at_style"] = covoiced_share(track, tracks["c"], tracks["s"])
+        out[f"{prefix}pitch/covoiced_any_octave"] = covoiced_any_octave(track, tracks["c"])
         if note is not None:
             out[f"{prefix}drone_db"] = comb_contrast(x, note, rate) - content_comb
         distance = profile_distance(harmonic_profile(x, rate), style_profile)
