@@ -132,7 +132,7 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
     ("override", "message"),
     [
         ("optim.lr=-0.1", "optim.lr must be a positive number"),
-        ("optim.steps=0", "optim.steps must be a positive integer"),
+        ("optim.steps=-1", "optim.steps must be 0 (x_G(0) itself, judged) or a positive"),
         ("alpha=-1", "alpha must be a finite number >= 0"),
         (
             "style_layers.layers=[A_1,Z_9]",
@@ -145,6 +145,8 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
         ("audio.duration=0.001", "audio.duration must be between"),
         ("audio.sample_rate=22050", "must be 16000 for the NSynth encoder"),
         ("init.scale=2", "init.scale must be in"),
+        ("init.content_envelope=1.5", "init.content_envelope must be in [0, 1]"),
+        ("init.octaves=7", "init.octaves must be null"),
         ("seed=-1", "seed must be an integer >= 0"),
         ("encoder.seed=-3", "encoder.seed must be an integer >= 0"),
         ("optim.epsilon=inf", "optim.epsilon must be a positive number"),

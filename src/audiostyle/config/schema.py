@@ -88,6 +88,10 @@ class InitSource(str, Enum):
     content = "content"
     style = "style"
     noise = "noise"  # nothing of either clip: x_G(0) is the noise alone
+    world = "world"  # WORLD cross-synthesis: x_C's f0 and loudness, x_S's envelope (clips.cross_synthesis)
+    vocoder = (
+        "vocoder"  # channel vocoder: x_S carrying x_C's band envelopes (clips.cross_synthesis)
+    )
 
 
 @dataclass
@@ -127,6 +131,10 @@ class LossConfig:
 class InitConfig:
     source: InitSource = InitSource.content
     scale: float = 1e-6  # half-width of the uniform noise added, in waveform units
+    # source=world: the whole octaves x_C's f0 moves; null: into x_S's register (nearest median)
+    octaves: int | None = 0
+    content_envelope: float = 0.0  # source=world: x_C's envelope blended in (0: x_S's, 1: x_C's)
+    semitones: bool = False  # source=world: x_C's melody on equal-tempered notes, as played
 
 
 @dataclass

@@ -30,7 +30,10 @@ def validate(cfg: Config) -> None:
     """Check every value types cannot: ranges, layer names, weights. Raises ConfigError."""
     a, o = cfg.audio, cfg.optim
     _require(math.isfinite(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr}")
-    _require(o.steps > 0, f"optim.steps must be a positive integer, got {o.steps}")
+    _require(
+        o.steps >= 0,
+        f"optim.steps must be 0 (x_G(0) itself, judged) or a positive integer, got {o.steps}",
+    )
     _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)")
     _require(
         math.isfinite(o.epsilon) and o.epsilon > 0,
@@ -103,6 +106,14 @@ def validate(cfg: Config) -> None:
     _require(
         0 <= cfg.init.scale <= 1 and math.isfinite(cfg.init.scale),
         f"init.scale must be in [0, 1], got {cfg.init.scale}",
+    )
+    _require(
+        0 <= cfg.init.content_envelope <= 1,
+        f"init.content_envelope must be in [0, 1], got {cfg.init.content_envelope}",
+    )
+    _require(
+        cfg.init.octaves is None or abs(cfg.init.octaves) <= 4,
+        f"init.octaves must be null (x_S's register) or within -4..4, got {cfg.init.octaves}",
     )
     network = cfg.encoder.network.value
     layers = cfg.style_layers.layers

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle import interrupts
+from audiostyle.clips import cross_synthesis
 from audiostyle.config.schema import (
     Config,
     DeviceChoice,
@@ -73,10 +74,21 @@ def pick_device(choice: DeviceChoice) -> str:
 def initial_waveform(cfg: Config, content: np.ndarray, style: np.ndarray) -> np.ndarray:
     """x_G(0): the chosen source plus U[-scale, scale] noise, seeded by `seed`."""
     base = {
-        InitSource.content: content,
-        InitSource.style: style,
-        InitSource.noise: np.zeros_like(content),
-    }[cfg.init.source]
+        InitSource.content: lambda: content,
+        InitSource.style: lambda: style,
+        InitSource.noise: lambda: np.zeros_like(content),
+        InitSource.world: lambda: cross_synthesis.world_cross(
+            content,
+            style,
+            cfg.audio.sample_rate,
+            cfg.init.content_envelope,
+            cfg.init.octaves,
+            cfg.init.semitones,
+        ),
+        InitSource.vocoder: lambda: cross_synthesis.channel_vocoder(
+            content, style, cfg.audio.sample_rate
+        ),
+    }[cfg.init.source]()
     rng = np.random.default_rng(cfg.seed)
     noise = rng.uniform(-cfg.init.scale, cfg.init.scale, size=base.shape)
     return (base + noise).astype(np.float32)
