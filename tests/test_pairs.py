@@ -88,7 +88,7 @@ def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
     assert again["clips"] == manifest["clips"]
 
 
-@pytest.mark.slow  # espeak-ng, fluidsynth and two short TensorFlow runs, about 20 s
+@pytest.mark.slow  # espeak-ng, fluidsynth and two calls of short TensorFlow runs, about 40 s
 def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
     load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
     cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
@@ -138,4 +138,19 @@ def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
         for r in targets[2:]
     }
     assert met["| x_C"]["melody >= 50%"] == met["| x_C"]["pattern >= 0.6"] == "1/1"
+    # --resume: a second call adds its rows and reruns none (a cross-synthesis judged, no step)
+    kept = (Path(runs["lbfgs, harmonic 0.1"]["run_dir"]) / "generated.wav").stat().st_mtime_ns
+    again = [*cmd[:-3], "--resume", "--only", "lbfgs, harmonic 0.1", "reference: channel vocoder"]
+    done = subprocess.run(again, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads((tmp_path / "results.json").read_text())["results"]["espeak_low_cello"]
+    assert (
+        len(runs) == 3
+        and "init=vocoder optim.steps=0" in runs["reference: channel vocoder"]["command"]
+    )
+    assert (
+        Path(runs["lbfgs, harmonic 0.1"]["run_dir"]) / "generated.wav"
+    ).stat().st_mtime_ns == kept
+    vocoder = runs["reference: channel vocoder"]["summary"]
+    assert vocoder["eval/pitch/covoiced_at_style"] > 0.5  # x_S carries x_C: at x_S's note
     assert met["| x_C"]["loss falls"] == "0/1"  # a reference is not optimised
