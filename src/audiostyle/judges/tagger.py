@@ -83,8 +83,8 @@ def listen(x: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, np.ndarray]
     import tensorflow as tf
 
     wave = tf.constant(level(resample(np.asarray(x, np.float32), rate, SAMPLE_RATE, name))[None])
-    net = _network()
-    return net.tags(wave).numpy()[0], net.embedding(wave).numpy()[0]
+    tags, embedding = _network().tags_and_embedding(wave)
+    return tags.numpy()[0], embedding.numpy()[0]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

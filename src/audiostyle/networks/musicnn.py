@@ -90,15 +90,22 @@ class MusicnnNetwork:
 
     def tags(self, wave: tf.Tensor) -> tf.Tensor:
         """Tag probabilities [batch, 50]: the taggram's mean over the patches."""
-        return tf.reduce_mean(self.features(wave, ["taggram"])["taggram"], axis=1)
+        return self.tags_and_embedding(wave)[0]
 
     def embedding(self, wave: tf.Tensor) -> tf.Tensor:
         """[batch, 200] musicnn's penultimate layer, or [batch, 256] vgg's flattened pool5,
         averaged over the patches (vgg has no dense layer before its logits)."""
-        name = EMBEDDING[self.arch]
+        return self.tags_and_embedding(wave)[1]
+
+    def tags_and_embedding(self, wave: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`tags` and `embedding` from one pass of the network (a judge wants both)."""
+        wave = tf.convert_to_tensor(wave)
+        batch = tf.shape(wave)[0]
         taps = self.from_patches(fe.patches(fe.log_mel(wave, self.dtype, self.exact)))
-        per_patch = tf.reshape(taps[name], [tf.shape(wave)[0], -1, self._width(taps[name])])
-        return tf.reduce_mean(per_patch, axis=1)
+        name = EMBEDDING[self.arch]
+        per_patch = tf.reshape(taps[name], [batch, -1, self._width(taps[name])])
+        taggram = self._by_clip(taps["taggram"], batch, "taggram")
+        return tf.reduce_mean(taggram, axis=1), tf.reduce_mean(per_patch, axis=1)
 
     @staticmethod
     def _width(t: tf.Tensor) -> int:
