@@ -1,15 +1,16 @@
-"""Pictures of a run: spectrograms side by side and the loss curves (PNG, matplotlib Agg)."""
+"""Pictures of a run: spectrograms side by side and the loss curves (PNG).
+
+Each picture is its own `matplotlib.figure.Figure` on the Agg canvas, not pyplot's global state:
+the runner draws them on a thread while the judges listen.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import signal  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from scipy import signal
 
 N_FFT = 512
 HOP = 128
@@ -24,9 +25,8 @@ def spectrogram_db(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np
 
 def save_spectrograms(clips: dict[str, np.ndarray], rate: int, path: Path) -> Path:
     """One panel per clip (seconds on x, Hz on y) sharing one colour scale and bar."""
-    fig, axes = plt.subplots(
-        1, len(clips), figsize=(4.2 * len(clips), 3.4), sharey=True, squeeze=False
-    )
+    fig = Figure(figsize=(4.2 * len(clips), 3.4))
+    axes = fig.subplots(1, len(clips), sharey=True, squeeze=False)
     image = None
     for ax, (title, x) in zip(axes[0], clips.items()):
         f, t, db = spectrogram_db(x, rate)
@@ -37,13 +37,13 @@ def save_spectrograms(clips: dict[str, np.ndarray], rate: int, path: Path) -> Pa
     fig.colorbar(image, ax=axes[0].tolist(), label="dB re full scale")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, bbox_inches="tight")  # keep the axis labels, drop the margins
-    plt.close(fig)
     return path
 
 
 def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     """Total, style and content loss (log scale) against the iteration."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig = Figure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
     for key in ("total", "style", "content"):
         values = np.asarray(history[key], dtype=float)
         positive = np.where(values > 0, values, np.nan)  # log scale: 0 (alpha 0's content) is off
@@ -58,5 +58,4 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
