@@ -155,6 +155,14 @@ PAIR_METHODS = {
     "from WORLD in x_S's register: style alone (alpha 0, harmonic 0)": in_full(
         "init=world", "init.octaves=null", "alpha=0", "loss.harmonic_weight=0"
     ),
+    # x_C's melody moved into x_S's register (whole octaves, by pyin's median pitches), the
+    # harmonic term at the moved pitch, no content term (it would pull back to x_C's pitch)
+    "from WORLD in x_S's register: previous default, alpha 0": in_full(
+        "init=world", "init.octaves=null", "alpha=0"
+    ),
+    "from WORLD in x_S's register, on notes: previous default, alpha 0": in_full(
+        "init=world", "init.octaves=null", "init.semitones=true", "alpha=0"
+    ),
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [
         "init=world",

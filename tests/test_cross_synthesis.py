@@ -148,3 +148,17 @@ def test_a_run_of_no_step_is_the_cross_synthesis_itself_judged(compose_config, t
     assert np.max(np.abs(generated - expected)) < 1e-4  # the 1e-6 noise and the file's rounding
     assert summary["loss/total"] == summary["loss/total_initial"]  # x_G(0) is the output: copied
     assert "eval/judge/toward_style" in summary
+
+
+def test_the_run_moves_the_melody_into_x_ss_register_with_pyins_pitches():
+    """melody_octaves: init.octaves as set, or from x_C's and x_S's pyin pitch when null (the
+    voice near 220 Hz, x_S's A4: one up); 0 for an init that plays no cross-synthesis."""
+    from audiostyle.optimisation.transfer import melody_octaves
+
+    from conftest import plain_config
+
+    content = voice()
+    world = {"init.source": "world", "init.octaves": None}
+    assert melody_octaves(plain_config(world), content, STYLE) == 1
+    assert melody_octaves(plain_config(world, {"init.octaves": -1}), content, STYLE) == -1
+    assert melody_octaves(plain_config({"init.octaves": None}), content, STYLE) == 0

@@ -50,6 +50,17 @@ def test_loss_is_near_zero_at_the_style_profile_and_large_for_the_content(clips)
     assert at_content > 50.0 * max(at_style, 0.1)
 
 
+def test_moved_by_an_octave_the_term_reads_x_gs_profile_an_octave_up(clips):
+    """x_G plays x_C's pitch one octave up with x_S's balance (init=world in x_S's register):
+    the term with octaves=1 reads it as x_S's profile; at x_C's own pitch it reads x_G's
+    harmonics 1, 2, 3... as the 2nd, 4th, 6th of a tone an octave down, far from x_S's."""
+    up = tone(440.0, 2.0)
+    moved = float(HarmonicLoss(clips["c"], clips["s"], RATE, octaves=1)(tf.constant(up[None])))
+    unmoved = float(HarmonicLoss(clips["c"], clips["s"], RATE)(tf.constant(up[None])))
+    assert moved < 1.0  # dB^2, as at x_S's profile at x_C's pitch
+    assert unmoved > 50.0 * max(moved, 0.1)
+
+
 def test_gradient_is_the_terms_finite_difference_and_descends(clips):
     """At an x_G that is neither clip, the gradient along three random unit directions is the
     term's central difference (float32, step 0.03: measured within 0.07%; a gradient that

@@ -70,7 +70,9 @@ def _renormalise(db: np.ndarray, keep: np.ndarray) -> np.ndarray:
 class HarmonicLoss:
     """The term's fixed parts (x_C's frames, bands and x_S's profile) and its value at x_G."""
 
-    def __init__(self, content: np.ndarray, style: np.ndarray, rate: int):
+    def __init__(self, content: np.ndarray, style: np.ndarray, rate: int, octaves: int = 0):
+        """octaves: x_C's pitch moved by whole octaves, where x_G(0) plays x_C's melody in x_S's
+        register (init=world, init.octaves)."""
         target = timbre.harmonic_profile(style, rate)
         if target is None:
             raise AudioError(
@@ -80,7 +82,7 @@ class HarmonicLoss:
         power = stft_power(tf.constant(content[None, :], tf.float32))[0].numpy()
         n = min(power.shape[0], len(f0))
         frames = np.flatnonzero(voiced[:n] & timbre.loud_mask(power[:n].sum(axis=1)))
-        masks, valid = band_masks(f0[frames], rate)
+        masks, valid = band_masks(f0[frames] * 2.0**octaves, rate)
         keep = valid & np.isfinite(target)[None, :]
         enough = keep.sum(axis=1) >= 2  # a profile of one harmonic is always 0 dB
         frames, masks, keep = frames[enough], masks[enough], keep[enough]

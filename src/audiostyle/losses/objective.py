@@ -143,6 +143,7 @@ class StyleTransferObjective:
         mmd_bandwidth: float = 1.0,
         noise_weight: float = 0.0,
         noise_floor_db: float = DEFAULT_FLOOR_DB,
+        harmonic_octaves: int = 0,
     ):
         self.network = network  # anything with features(wave [batch, time], names) -> dict
         self.content_layer = content_layer
@@ -156,6 +157,7 @@ class StyleTransferObjective:
         self.energy_target: tf.Variable | None = None
         self.harmonic_weight, self.sample_rate = float(harmonic_weight), sample_rate
         self.harmonic: HarmonicLoss | None = None  # built by set_targets when its weight is > 0
+        self.harmonic_octaves = int(harmonic_octaves)  # its pitch: x_C's moved by whole octaves
         self.noise_weight, self.noise_floor_db = float(noise_weight), float(noise_floor_db)
         self.noise: NoiseLoss | None = None  # likewise
         self._names = list(dict.fromkeys([content_layer, *style_layers]))
@@ -223,7 +225,9 @@ class StyleTransferObjective:
         self.harmonic = None
         if self.harmonic_weight > 0:
             try:
-                self.harmonic = HarmonicLoss(content[0].numpy(), style[0].numpy(), self.sample_rate)
+                self.harmonic = HarmonicLoss(
+                    content[0].numpy(), style[0].numpy(), self.sample_rate, self.harmonic_octaves
+                )
             except AudioError as err:
                 log.warning("%s: the harmonic term is off for this run", err)
         self.noise = (

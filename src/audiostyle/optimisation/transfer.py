@@ -35,6 +35,7 @@ from audiostyle.config.schema import (
 from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.losses.chunked import ChunkedObjective, chunk_samples
 from audiostyle.losses.objective import StyleTransferObjective
+from audiostyle.measures import timbre
 from audiostyle.optimisation.domains import Parametrisation
 from audiostyle.optimisation.lbfgs import run_lbfgs
 from audiostyle.optimisation.memory import auto_chunk_seconds, budget_bytes
@@ -71,8 +72,24 @@ def pick_device(choice: DeviceChoice) -> str:
     return "/GPU:0" if gpus and choice != DeviceChoice.cpu else "/CPU:0"
 
 
-def initial_waveform(cfg: Config, content: np.ndarray, style: np.ndarray) -> np.ndarray:
-    """x_G(0): the chosen source plus U[-scale, scale] noise, seeded by `seed`."""
+def melody_octaves(cfg: Config, content: np.ndarray, style: np.ndarray) -> int:
+    """The whole octaves x_G(0) moves x_C's melody (init=world): `init.octaves`, or with null
+    those that bring x_C's median pyin pitch nearest x_S's (its register). The harmonic term
+    then asks for x_S's profile at the moved pitch. 0 for every other init."""
+    if cfg.init.source != InitSource.world:
+        return 0
+    if cfg.init.octaves is not None:
+        return cfg.init.octaves
+    rate = cfg.audio.sample_rate
+    c, s = (timbre.f0_track(x, rate) for x in (content, style))
+    return cross_synthesis.register_octaves(np.where(c[1], c[0], 0.0), np.where(s[1], s[0], 0.0))
+
+
+def initial_waveform(
+    cfg: Config, content: np.ndarray, style: np.ndarray, octaves: int = 0
+) -> np.ndarray:
+    """x_G(0): the chosen source plus U[-scale, scale] noise, seeded by `seed`; `octaves`
+    moves the melody of init=world (melody_octaves)."""
     base = {
         InitSource.content: lambda: content,
         InitSource.style: lambda: style,
@@ -82,7 +99,7 @@ def initial_waveform(cfg: Config, content: np.ndarray, style: np.ndarray) -> np.
             style,
             cfg.audio.sample_rate,
             cfg.init.content_envelope,
-            cfg.init.octaves,
+            octaves,
             cfg.init.semitones,
         ),
         InitSource.vocoder: lambda: cross_synthesis.channel_vocoder(
@@ -162,7 +179,8 @@ class AdamStep:
         return step_outputs(terms, grad_norm)
 
 
-def build_objective(cfg: Config, network) -> StyleTransferObjective:
+def build_objective(cfg: Config, network, octaves: int = 0) -> StyleTransferObjective:
+    """The run's loss; `octaves` moves the harmonic term's pitch with x_G(0)'s melody."""
     if cfg.alpha == 0:
         log.info(
             "alpha is 0: the content layer %s is not computed (loss/content reads 0)",
@@ -182,6 +200,7 @@ def build_objective(cfg: Config, network) -> StyleTransferObjective:
         mmd_bandwidth=cfg.loss.mmd_bandwidth,
         noise_weight=cfg.loss.noise_weight,
         noise_floor_db=cfg.loss.noise_floor_db,
+        harmonic_octaves=octaves,
     )
 
 
@@ -216,6 +235,7 @@ def run_transfer(
     probe_every: int = 0,
     on_probe: SnapshotCallback | None = None,
     phases: PhaseTimes | None = None,
+    x0: np.ndarray | None = None,
 ) -> TransferResult:
     """Optimise x_G for `cfg.optim.steps` Adam steps or L-BFGS iterations (`optim.method`);
     raises NumericalError on NaN/inf. The output is x_G(steps), or with `optim.keep_best` the
@@ -225,7 +245,8 @@ def run_transfer(
     follows it); `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))`
     every `probe_every` steps (a sweep's intermediate values). `phases` gets the seconds of
     `targets` (x_C's and x_S's features and the loss terms' targets), `compile` (the first
-    step: tracing and XLA) and `steps` (the rest).
+    step: tracing and XLA) and `steps` (the rest). `x0`: x_G(0) when the caller has made it
+    (initial_waveform with melody_octaves), else made here.
     """
     phases = phases or PhaseTimes()
     device = pick_device(cfg.device)
@@ -233,7 +254,8 @@ def run_transfer(
     start = time.perf_counter()
     with tf.device(device):
         with phases.phase("targets", "computing the targets: x_C's and x_S's features"):
-            objective = build_objective(cfg, network)
+            octaves = melody_octaves(cfg, content, style)
+            objective = build_objective(cfg, network, octaves)
             chunked = build_chunked(cfg, objective, len(content), device)
             result.chunk_samples = chunked.chunk if chunked else 0
             (chunked or objective).set_targets(
@@ -241,7 +263,7 @@ def run_transfer(
             )
         snapshots, steps = set(snapshot_iterations(cfg)), cfg.optim.steps
         queue = StepQueue(result, on_step, on_snapshot, on_probe, snapshots, probe_every, steps)
-        x0 = initial_waveform(cfg, content, style)
+        x0 = initial_waveform(cfg, content, style, octaves) if x0 is None else x0
         param = Parametrisation(cfg.optim.domain, content)
         optimise = run_lbfgs if cfg.optim.method == Method.lbfgs else run_adam
         result.output, result.evaluations = optimise(

@@ -20,7 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from audiostyle.clips.audio import write_wav
 from audiostyle.clips.inputs import Inputs, load_inputs, mix_of
-from audiostyle.config.schema import Config, snapshot_iterations
+from audiostyle.config.schema import Config, InitSource, snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import check_writable, storage_errors
@@ -138,7 +138,11 @@ def transfer_and_write(
         from audiostyle.measures.extras import measure
         from audiostyle.measures.metrics import evaluate
         from audiostyle.networks.encoder import build_network
-        from audiostyle.optimisation.transfer import initial_waveform, run_transfer
+        from audiostyle.optimisation.transfer import (
+            initial_waveform,
+            melody_octaves,
+            run_transfer,
+        )
         from audiostyle.run.report import write_run_report
 
         network = build_network(cfg)
@@ -188,7 +192,13 @@ def transfer_and_write(
         write_wav(snapshot_path(run_dir, iteration), playable, rate, inputs.paths)
         snapshots[iteration] = wave
 
-    x0 = initial_waveform(cfg, inputs.content, inputs.style)
+    making = f"cross-synthesising x_G(0) (init={cfg.init.source.value})"
+    crossed = cfg.init.source in (InitSource.world, InitSource.vocoder)  # seconds, not instant
+    with phases.phase("init", making) if crossed else nullcontext():
+        octaves = melody_octaves(cfg, inputs.content, inputs.style)
+        if octaves:
+            log.info("x_G(0) plays x_C's melody %+d octaves from x_C's pitch", octaves)
+        x0 = initial_waveform(cfg, inputs.content, inputs.style, octaves)
 
     def on_probe(iteration: int, wave: np.ndarray) -> None:
         metrics = evaluate(wave, inputs.content, inputs.style, x0, rate)
@@ -212,6 +222,7 @@ def transfer_and_write(
                 probe_every,
                 on_probe,
                 phases,
+                x0,
             )
     finally:
         if bar is not None:
