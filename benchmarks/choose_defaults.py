@@ -81,10 +81,13 @@ COLUMNS = [
     "eval/ref_content/style_distance",
 ]
 
-# --pairs: the previous defaults and the routes of issue #18. Every method is spelled in full over
-# SPELLED_OUT, the settings a row does not name, so a row means the same run after a default
-# changes (the default since this file's last rows: the MMD row with noise 0.3)
+# --pairs: the defaults so far and the routes of issues #18 and #34. Every method is spelled in
+# full over SPELLED_OUT, the settings a row does not name, so a row means the same run after a
+# default changes. The defaults in turn: "harmonic 0 (first default)", "harmonic 0.03 (previous
+# default)" (the second), "mmd bandwidth 0.25, harmonic 0.03, noise 0.3" (the third) and, since
+# issue #34, "from WORLD: current default" (the third's terms from init=world: python run.py)
 SPELLED_OUT = {
+    "init": "content_noise",  # x_G(0) = x_C, every default's until issue #34's (init=world)
     "loss": "gram",
     "loss.mmd_bandwidth": "1",
     "loss.harmonic_weight": "0.03",
@@ -162,6 +165,12 @@ PAIR_METHODS = {
     ),
     "from WORLD in x_S's register, on notes: previous default, alpha 0": in_full(
         "init=world", "init.octaves=null", "init.semitones=true", "alpha=0"
+    ),
+    "from WORLD in x_S's register, on notes: previous default, alpha 0, lr 3e-3": in_full(
+        "init=world", "init.octaves=null", "init.semitones=true", "alpha=0", "optim.lr=0.003"
+    ),
+    "from WORLD in x_S's register, on notes: previous default, alpha 0, 100 steps": in_full(
+        "init=world", "init.octaves=null", "init.semitones=true", "alpha=0", "optim.steps=100"
     ),
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [

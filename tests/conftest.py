@@ -42,6 +42,7 @@ SPECTRAL = {
     "loss.energy_weight": 1.0,
     "loss.harmonic_weight": 0.03,
     "loss.noise_weight": 0.3,
+    "init.source": "world",
     "optim.lr": 0.01,
     "optim.schedule": "warmup_cosine",
     "optim.keep_best": True,

@@ -132,7 +132,7 @@ def test_custom_layers_and_weights_from_the_command_line(compose_config, tmp_pat
     ("override", "message"),
     [
         ("optim.lr=-0.1", "optim.lr must be a positive number"),
-        ("optim.steps=-1", "optim.steps must be 0 (x_G(0) itself, judged) or a positive"),
+        ("optim.steps=-1", "optim.steps must be 0"),
         ("alpha=-1", "alpha must be a finite number >= 0"),
         (
             "style_layers.layers=[A_1,Z_9]",
@@ -166,8 +166,10 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.content_layer.layer == "conv" and cfg.style_layers.layers == ["conv"]
     assert cfg.optim.steps == 300 and cfg.audio.duration == 3.0
     assert cfg.snapshots is None and snapshot_iterations(cfg) == [0, 150, 300]
+    assert cfg.init.source.value == "world" and cfg.init.octaves == 0  # issue #34's start
     validate(cfg)
     cfg = compose_config("experiment=nsynth", tiny=False)
+    assert cfg.init.source.value == "content"  # the paper's x_G(0) = x_C
     assert cfg.encoder.network.value == "nsynth" and cfg.content_layer.layer == "final_relu"
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
     assert cfg.optim.steps == 100 and snapshot_iterations(cfg) == [0, 50, 100]

@@ -69,4 +69,6 @@ def test_stft_gain_needs_x_c_as_the_start(compose_config):
 
     with pytest.raises(ConfigError, match="optim.domain=stft_gain .* init.source=style"):
         validate(compose_config("optim.domain=stft_gain", "init=style"))
-    validate(compose_config("optim.domain=stft_gain"))
+    validate(compose_config("optim.domain=stft_gain", "init=content_noise"))
+    with pytest.raises(ConfigError, match="init.source=world"):  # the default run's x_G(0)
+        validate(compose_config("optim.domain=stft_gain"))

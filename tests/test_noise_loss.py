@@ -103,7 +103,7 @@ def test_a_run_logs_the_term_and_it_stays_zero_when_off():
     from audiostyle.optimisation.transfer import run_transfer
 
     content, style = voice(), voice(f0=300.0)
-    plain = {"encoder.spectral.filters": 64, "init.scale": 0.0}  # x_G(0) = x_C exactly
+    plain = {"encoder.spectral.filters": 64, "init.source": "content", "init.scale": 0.0}  # x_C
     on = plain_config(SPECTRAL, {"loss.noise_weight": 1.0, **plain})
     off = plain_config(SPECTRAL, plain, {"loss.noise_weight": 0.0})
     result = run_transfer(on, build_network(on), content, style)

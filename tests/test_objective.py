@@ -111,6 +111,7 @@ def test_every_domain_starts_at_the_same_waveform(encoder):
 
 
 def test_init_sources(compose_config):
+    from audiostyle.clips.cross_synthesis import channel_vocoder, world_cross
     from audiostyle.optimisation.transfer import initial_waveform
 
     content, style = tone(440), tone(880)
@@ -118,6 +119,8 @@ def test_init_sources(compose_config):
         ("content_noise", content),
         ("style", style),
         ("noise", np.zeros_like(content)),
+        ("world", world_cross(content, style, 16000)),
+        ("vocoder", channel_vocoder(content, style, 16000)),
     ):
         cfg = compose_config(f"init={option}")
         x0 = initial_waveform(cfg, content, style)
