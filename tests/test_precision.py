@@ -90,7 +90,9 @@ def test_bfloat16_transfer_ends_where_float32_does(loss):
     for precision in ("float32", "bfloat16"):
         cfg = plain_config(
             SPECTRAL,
-            {"audio.duration": 0.5, "optim.steps": 40, "snapshots": []},
+            # from x_C, where docs/speed.md measured the tolerance (issue #34's WORLD start
+            # moves further in 40 steps: 2.2% on the harmonic distance, measured once)
+            {"audio.duration": 0.5, "optim.steps": 40, "snapshots": [], "init.source": "content"},
             {"encoder.spectral.filters": 512, "runtime.xla": True, "runtime.precision": precision},
             alone if loss == "gram" else {},
         )
