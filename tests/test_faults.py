@@ -79,7 +79,7 @@ BAD_INPUTS = [
     slow(["device=tpu"], 2, ["Invalid value 'tpu'", "auto, cpu, gpu"]),
     fast(["+optim.momentum=0.9"], 2, ["optim.momentum is not a setting"]),
     slow(["optim.lr=0"], 2, ["optim.lr must be a positive number"]),
-    slow(["optim.steps=0"], 2, ["optim.steps must be a positive integer"]),
+    slow(["optim.steps=-1"], 2, ["optim.steps must be 0 (x_G(0) itself, judged) or a positive"]),
     slow(["alpha=-0.5"], 2, ["alpha must be a finite number >= 0"]),
     fast(
         ["snapshots=[0,3]"], 2, ["snapshots must be iterations between 0 and optim.steps=2", "[3]"]
