@@ -236,6 +236,7 @@ def run_transfer(
     on_probe: SnapshotCallback | None = None,
     phases: PhaseTimes | None = None,
     x0: np.ndarray | None = None,
+    octaves: int | None = None,
 ) -> TransferResult:
     """Optimise x_G for `cfg.optim.steps` Adam steps or L-BFGS iterations (`optim.method`);
     raises NumericalError on NaN/inf. The output is x_G(steps), or with `optim.keep_best` the
@@ -245,8 +246,8 @@ def run_transfer(
     follows it); `on_snapshot(i, x_G(i))` runs at the snapshot iterations, `on_probe(i, x_G(i))`
     every `probe_every` steps (a sweep's intermediate values). `phases` gets the seconds of
     `targets` (x_C's and x_S's features and the loss terms' targets), `compile` (the first
-    step: tracing and XLA) and `steps` (the rest). `x0`: x_G(0) when the caller has made it
-    (initial_waveform with melody_octaves), else made here.
+    step: tracing and XLA) and `steps` (the rest). `x0` and `octaves`: x_G(0) and its melody's
+    octaves when the caller has made them (initial_waveform, melody_octaves), else made here.
     """
     phases = phases or PhaseTimes()
     device = pick_device(cfg.device)
@@ -254,7 +255,8 @@ def run_transfer(
     start = time.perf_counter()
     with tf.device(device):
         with phases.phase("targets", "computing the targets: x_C's and x_S's features"):
-            octaves = melody_octaves(cfg, content, style)
+            if octaves is None:
+                octaves = melody_octaves(cfg, content, style)
             objective = build_objective(cfg, network, octaves)
             chunked = build_chunked(cfg, objective, len(content), device)
             result.chunk_samples = chunked.chunk if chunked else 0

@@ -223,6 +223,7 @@ def transfer_and_write(
                 on_probe,
                 phases,
                 x0,
+                octaves,
             )
     finally:
         if bar is not None:
