@@ -282,11 +282,11 @@ def measure(
     import tensorflow as tf
 
     from audiostyle.networks.encoder import build_network
+    from audiostyle.optimisation.start import initial_waveform
     from audiostyle.optimisation.transfer import (
         AdamStep,
         build_chunked,
         build_objective,
-        initial_waveform,
         pick_device,
     )
 

@@ -153,7 +153,7 @@ def test_a_run_of_no_step_is_the_cross_synthesis_itself_judged(compose_config, t
 def test_the_run_moves_the_melody_into_x_ss_register_with_pyins_pitches():
     """melody_octaves: init.octaves as set, or from x_C's and x_S's pyin pitch when null (the
     voice near 220 Hz, x_S's A4: one up); 0 for an init that plays no cross-synthesis."""
-    from audiostyle.optimisation.transfer import melody_octaves
+    from audiostyle.optimisation.start import melody_octaves
 
     from conftest import plain_config
 
@@ -162,3 +162,28 @@ def test_the_run_moves_the_melody_into_x_ss_register_with_pyins_pitches():
     assert melody_octaves(plain_config(world), content, STYLE) == 1
     assert melody_octaves(plain_config(world, {"init.octaves": -1}), content, STYLE) == -1
     assert melody_octaves(plain_config({"init.octaves": None}), content, STYLE) == 0
+
+
+def test_x_g0_made_early_is_the_one_made_in_line_and_made_once_per_clips_and_settings():
+    """start_early makes x_G(0) on a thread (the run's WORLD while TensorFlow starts) only where
+    its octaves need no pitch track; it is initial_waveform's x_G(0); a second run in the process
+    (a sweep's next trial) takes the cross-synthesis from memory, and other octaves are another."""
+    from audiostyle.optimisation import start
+
+    from conftest import plain_config
+
+    content = voice()
+    world = plain_config({"init.source": "world", "init.octaves": 1})
+    made = start.start_early(world, content, STYLE)
+    assert made is not None
+    x0, octaves = made.result(timeout=60)
+    assert octaves == 1
+    np.testing.assert_allclose(x0, start.initial_waveform(world, content, STYLE, 1), atol=1e-6)
+    assert start.cross_synthesised(world, content, STYLE, 1) is start.cross_synthesised(
+        world, content, STYLE, 1
+    ), "the second call reads the memory, not WORLD again"
+    other = start.cross_synthesised(world, content, STYLE, 0)
+    assert np.max(np.abs(other - start.cross_synthesised(world, content, STYLE, 1))) > 0.01
+    needs_pyin = plain_config({"init.source": "world", "init.octaves": None})
+    assert start.start_early(needs_pyin, content, STYLE) is None
+    assert start.start_early(plain_config({"init.source": "content"}), content, STYLE) is None

@@ -112,7 +112,7 @@ def test_every_domain_starts_at_the_same_waveform(encoder):
 
 def test_init_sources(compose_config):
     from audiostyle.clips.cross_synthesis import channel_vocoder, world_cross
-    from audiostyle.optimisation.transfer import initial_waveform
+    from audiostyle.optimisation.start import initial_waveform
 
     content, style = tone(440), tone(880)
     for option, base in (

@@ -10,7 +10,8 @@ from audiostyle.measures.timbre import harmonic_distance
 from audiostyle.networks.encoder import NSynthEncoder, build_network
 from audiostyle.networks.spectral import SpectralNetwork
 from audiostyle.networks.weights import random_weights
-from audiostyle.optimisation.transfer import build_objective, initial_waveform, run_transfer
+from audiostyle.optimisation.start import initial_waveform
+from audiostyle.optimisation.transfer import build_objective, run_transfer
 
 from conftest import NSYNTH, SPECTRAL, plain_config
 

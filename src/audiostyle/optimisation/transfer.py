@@ -21,11 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from audiostyle import interrupts
-from audiostyle.clips import cross_synthesis
 from audiostyle.config.schema import (
     Config,
     DeviceChoice,
-    InitSource,
     Method,
     OptimConfig,
     Schedule,
@@ -35,10 +33,10 @@ from audiostyle.config.schema import (
 from audiostyle.errors import ConfigError, NumericalError
 from audiostyle.losses.chunked import ChunkedObjective, chunk_samples
 from audiostyle.losses.objective import StyleTransferObjective
-from audiostyle.measures import timbre
 from audiostyle.optimisation.domains import Parametrisation
 from audiostyle.optimisation.lbfgs import run_lbfgs
 from audiostyle.optimisation.memory import auto_chunk_seconds, budget_bytes
+from audiostyle.optimisation.start import initial_waveform, melody_octaves
 from audiostyle.optimisation.steps import (
     SnapshotCallback,
     StepCallback,
@@ -70,45 +68,6 @@ def pick_device(choice: DeviceChoice) -> str:
     if choice == DeviceChoice.gpu and not gpus:
         raise ConfigError("device=gpu, but TensorFlow sees no GPU; use device=auto or device=cpu")
     return "/GPU:0" if gpus and choice != DeviceChoice.cpu else "/CPU:0"
-
-
-def melody_octaves(cfg: Config, content: np.ndarray, style: np.ndarray) -> int:
-    """The whole octaves x_G(0) moves x_C's melody (init=world): `init.octaves`, or with null
-    those that bring x_C's median pyin pitch nearest x_S's (its register). The harmonic term
-    then asks for x_S's profile at the moved pitch. 0 for every other init."""
-    if cfg.init.source != InitSource.world:
-        return 0
-    if cfg.init.octaves is not None:
-        return cfg.init.octaves
-    rate = cfg.audio.sample_rate
-    c, s = (timbre.f0_track(x, rate) for x in (content, style))
-    return cross_synthesis.register_octaves(np.where(c[1], c[0], 0.0), np.where(s[1], s[0], 0.0))
-
-
-def initial_waveform(
-    cfg: Config, content: np.ndarray, style: np.ndarray, octaves: int = 0
-) -> np.ndarray:
-    """x_G(0): the chosen source plus U[-scale, scale] noise, seeded by `seed`; `octaves`
-    moves the melody of init=world (melody_octaves)."""
-    base = {
-        InitSource.content: lambda: content,
-        InitSource.style: lambda: style,
-        InitSource.noise: lambda: np.zeros_like(content),
-        InitSource.world: lambda: cross_synthesis.world_cross(
-            content,
-            style,
-            cfg.audio.sample_rate,
-            cfg.init.content_envelope,
-            octaves,
-            cfg.init.semitones,
-        ),
-        InitSource.vocoder: lambda: cross_synthesis.channel_vocoder(
-            content, style, cfg.audio.sample_rate
-        ),
-    }[cfg.init.source]()
-    rng = np.random.default_rng(cfg.seed)
-    noise = rng.uniform(-cfg.init.scale, cfg.init.scale, size=base.shape)
-    return (base + noise).astype(np.float32)
 
 
 class AdamStep:

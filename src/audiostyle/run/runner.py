@@ -20,11 +20,17 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from audiostyle.clips.audio import write_wav
 from audiostyle.clips.inputs import Inputs, load_inputs, mix_of
-from audiostyle.config.schema import Config, InitSource, snapshot_iterations
+from audiostyle.config.schema import Config, snapshot_iterations
 from audiostyle.config.validation import validate
 from audiostyle.errors import NumericalError
 from audiostyle.files import check_writable, storage_errors
 from audiostyle.networks.layers import loss_networks
+from audiostyle.optimisation.start import (
+    CROSS_SYNTHESES,
+    initial_waveform,
+    melody_octaves,
+    start_early,
+)
 from audiostyle.phases import PhaseTimes
 from audiostyle.run.context import RunContext, TrialReporting
 from audiostyle.run.outputs import (
@@ -117,6 +123,7 @@ def transfer_and_write(
     phases: PhaseTimes,
     reporter: TrialReporting | None = None,
 ) -> dict[str, float]:
+    early = start_early(cfg, inputs.content, inputs.style)  # WORLD while TensorFlow starts
     run_dir = ctx.run_dir
     rate = cfg.audio.sample_rate
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
@@ -138,11 +145,7 @@ def transfer_and_write(
         from audiostyle.measures.extras import measure
         from audiostyle.measures.metrics import evaluate
         from audiostyle.networks.encoder import build_network
-        from audiostyle.optimisation.transfer import (
-            initial_waveform,
-            melody_octaves,
-            run_transfer,
-        )
+        from audiostyle.optimisation.transfer import run_transfer
         from audiostyle.run.report import write_run_report
 
         network = build_network(cfg)
@@ -193,12 +196,15 @@ def transfer_and_write(
         snapshots[iteration] = wave
 
     making = f"cross-synthesising x_G(0) (init={cfg.init.source.value})"
-    crossed = cfg.init.source in (InitSource.world, InitSource.vocoder)  # seconds, not instant
+    crossed = cfg.init.source in CROSS_SYNTHESES  # seconds, not instant
     with phases.phase("init", making) if crossed else nullcontext():
-        octaves = melody_octaves(cfg, inputs.content, inputs.style)
+        if early is not None:
+            x0, octaves = early.result()
+        else:
+            octaves = melody_octaves(cfg, inputs.content, inputs.style)
+            x0 = initial_waveform(cfg, inputs.content, inputs.style, octaves)
         if octaves:
             log.info("x_G(0) plays x_C's melody %+d octaves from x_C's pitch", octaves)
-        x0 = initial_waveform(cfg, inputs.content, inputs.style, octaves)
 
     def on_probe(iteration: int, wave: np.ndarray) -> None:
         metrics = evaluate(wave, inputs.content, inputs.style, x0, rate)
