@@ -172,6 +172,22 @@ PAIR_METHODS = {
     "from WORLD in x_S's register, on notes: previous default, alpha 0, 100 steps": in_full(
         "init=world", "init.octaves=null", "init.semitones=true", "alpha=0", "optim.steps=100"
     ),
+    # the current default's terms from the best cross-synthesis: the content term still reads
+    # x_C at its own pitch, so alpha 0 drops it
+    "from WORLD in x_S's register, on notes: current default": in_full(
+        *CURRENT, "init=world", "init.octaves=null", "init.semitones=true"
+    ),
+    "from WORLD in x_S's register, on notes: current default, alpha 0": in_full(
+        *CURRENT, "init=world", "init.octaves=null", "init.semitones=true", "alpha=0"
+    ),
+    # the noise term holds x_G no noisier than x_C: x_S's breath in x_G(0) is what it removes
+    "from WORLD in x_S's register, on notes: current default, noise 0": in_full(
+        *CURRENT[:2],
+        "loss.noise_weight=0",
+        "init=world",
+        "init.octaves=null",
+        "init.semitones=true",
+    ),
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [
         "init=world",
