@@ -69,3 +69,24 @@ def test_other_native_output_during_the_start_still_shows(capfd):
     err = capfd.readouterr().err
     assert "oneDNN" not in err
     assert "a real error" in err and "a Python warning" in err
+
+
+def test_tensorflow_starts_without_keras_and_tf_keras_still_works():
+    """import_tensorflow skips the Keras optimisers TensorFlow's __init__ imports eagerly (no run
+    uses them); TensorFlow works, and tf.keras loads in full when asked for."""
+    code = (
+        "import sys\n"
+        "from audiostyle.run.quiet import import_tensorflow\n"
+        "import_tensorflow()\n"
+        "import tensorflow as tf\n"
+        "assert 'tensorflow' in sys.modules and 'keras' not in sys.modules, sorted(\n"
+        "    m for m in sys.modules if m.startswith('keras'))[:5]\n"
+        "assert float(tf.reduce_sum(tf.ones(3))) == 3.0\n"
+        "layer = tf.keras.layers.Dense(2)\n"
+        "print(layer(tf.ones((1, 4))).shape, 'keras.src.optimizers' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["(1,", "2)", "True"], done.stdout
