@@ -52,7 +52,7 @@ class Evaluator:
     ):
         self.objective, self.chunked, self.param = objective, chunked, param
         self.shape = shape
-        self.compiled = tf.function(self._value, jit_compile=cfg.runtime.xla)
+        self.compiled = tf.function(self._value, jit_compile=cfg.runtime.xla, autograph=False)
         self.count = 0
         self.refused_loss = np.inf
         self.recent: dict[bytes, tuple[tf.Tensor, StepOutputs, float, np.ndarray]] = {}

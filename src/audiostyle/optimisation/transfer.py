@@ -95,7 +95,7 @@ class AdamStep:
         self.optim, self.b1, self.b2, self.eps = o, o.beta1, o.beta2, o.epsilon
         self.best = tf.Variable(start) if o.keep_best else None  # the lowest-loss x_G so far
         self.best_loss = tf.Variable(np.inf, dtype=tf.float32)
-        self.step = tf.function(self._step, jit_compile=cfg.runtime.xla)
+        self.step = tf.function(self._step, jit_compile=cfg.runtime.xla, autograph=False)
 
     def wave_tensor(self) -> tf.Tensor:
         """x_G as a waveform on the device (no host sync)."""
