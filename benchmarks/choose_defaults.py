@@ -188,6 +188,23 @@ PAIR_METHODS = {
         "init.octaves=null",
         "init.semitones=true",
     ),
+    # a trained network's style alone (issue #33's networks, not the judge's MTT_musicnn) from
+    # the register-on-notes start: no content term (x_C's log-mel sits at x_C's own pitch)
+    "from WORLD in x_S's register, on notes: MSD_musicnn mid end, Gram, alpha 0": [
+        "experiment=musicnn",
+        "init=world",
+        "init.octaves=null",
+        "init.semitones=true",
+        "alpha=0",
+    ],
+    "from WORLD in x_S's register, on notes: MTT_vgg pool1+2, Gram, alpha 0": [
+        "experiment=musicnn",
+        "style_layers=vgg_low",
+        "init=world",
+        "init.octaves=null",
+        "init.semitones=true",
+        "alpha=0",
+    ],
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [
         "init=world",
