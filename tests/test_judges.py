@@ -70,6 +70,29 @@ def test_level_does_not_change_the_verdict(clips):
     np.testing.assert_allclose(quiet, loud, atol=1e-3)
 
 
+def test_what_the_tagger_heard_is_kept_by_the_clips_digest(clips, tmp_path):
+    """A kept clip's tags and embedding are written once under the cache folder and read back
+    as written (a copy: equal to the bit) in a process that has not heard it; a damaged copy is
+    heard again; an unkept clip (x_G) leaves no file."""
+    x = clips["mix"][:32000]
+    tagger.use_disk_cache(tmp_path)
+    try:
+        heard = tagger.listen(x, 16000, "mix", keep=True)
+        (kept,) = tmp_path.glob("*.npz")
+        tagger._heard.memory.clear()  # a new process: only the disk copy
+        again = tagger.listen(x, 16000, "mix")
+        np.testing.assert_array_equal(again[0], heard[0], "copied from disk, not recomputed")
+        np.testing.assert_array_equal(again[1], heard[1], "copied from disk, not recomputed")
+        kept.write_bytes(b"cut off")
+        tagger._heard.memory.clear()
+        recomputed = tagger.listen(x, 16000, "mix")
+        np.testing.assert_allclose(recomputed[0], heard[0], atol=1e-5)
+        tagger.listen(clips["style"][:32000], 16000, "generated")
+        assert len(list(tmp_path.glob("*.npz"))) == 1
+    finally:
+        tagger.use_disk_cache(None)
+
+
 def test_the_score_needs_both_the_instrument_and_the_words():
     """x_C (no instrument), a copy of x_S (no words) and the mix score 0 or near it; only a clip
     that moves toward x_S and keeps words scores above both shares' floor."""

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from audiostyle.clips.audio import resample
+from audiostyle.digests import DigestCache, digest
 from audiostyle.networks.musicnn_frontend import SAMPLE_RATE
 
 MODEL = "MTT_musicnn"
@@ -78,13 +80,51 @@ def level(x: np.ndarray) -> np.ndarray:
     return x if power < 1e-12 else (x * np.sqrt(MEL_PEAK / power)).astype(np.float32)
 
 
-def listen(x: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Tag probabilities [50] and embedding of one clip at `rate`."""
+Heard = tuple[np.ndarray, np.ndarray]  # tag probabilities [50], embedding
+
+
+def _write_heard(heard: Heard, path: Path) -> None:
+    with path.open("wb") as out:  # a handle: np.savez would add ".npz" to the temporary name
+        np.savez(out, tags=heard[0], embedding=heard[1])
+
+
+def _read_heard(path: Path) -> Heard:
+    with np.load(path) as held:
+        return held["tags"], held["embedding"]
+
+
+_heard: DigestCache[Heard] = DigestCache(".npz", _write_heard, _read_heard)
+
+
+def use_disk_cache(folder: Path | None) -> None:
+    """Keep what the tagger heard in x_C, x_S and the mix in `folder`: a rerun, a sweep's next
+    trial, the next method on the same pair tag only x_G (0.2 s a clip on 2 cores)."""
+    _heard.folder = None if folder is None else Path(folder)
+
+
+def listen(x: np.ndarray, rate: int, name: str, keep: bool = False) -> Heard:
+    """Tag probabilities [50] and embedding of one clip at `rate`, cached by its samples (and
+    with `keep` written to the disk cache)."""
+    key = digest(x, f"{MODEL} musicnn {_musicnn_version()} level {MEL_PEAK} {rate}")
+    return _heard.get(key, lambda: _listen(x, rate, name), keep)
+
+
+def _listen(x: np.ndarray, rate: int, name: str) -> Heard:
     import tensorflow as tf
 
     wave = tf.constant(level(resample(np.asarray(x, np.float32), rate, SAMPLE_RATE, name))[None])
     tags, embedding = _network().tags_and_embedding(wave)
     return tags.numpy()[0], embedding.numpy()[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _musicnn_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("musicnn")
+    except PackageNotFoundError:  # the weights found another way: networks.musicnn_weights
+        return "unknown"
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -97,9 +137,11 @@ def tagger_report(
     style_name: str = "style",
     content_name: str = "content",
     top: int = 5,
+    kept: tuple[str, ...] = (),
 ) -> TaggerReport:
-    """The judge on named mono clips (x_C, x_S, x_G, a mix...) at `rate` Hz."""
-    heard = {name: listen(x, rate, name) for name, x in clips.items()}
+    """The judge on named mono clips (x_C, x_S, x_G, a mix...) at `rate` Hz; what it heard in
+    the clips named in `kept` goes to the disk cache (use_disk_cache)."""
+    heard = {name: listen(x, rate, name, name in kept) for name, x in clips.items()}
     probs = {name: p for name, (p, _) in heard.items()}
     instrument = max(INSTRUMENTS, key=lambda f: family(probs[style_name], INSTRUMENTS[f]))
     metrics: dict[str, float] = {}

@@ -101,7 +101,7 @@ def _speech(verdict: Verdict, generated, content, mix, rate: int, cfg: JudgeConf
 def _tagger(verdict: Verdict, clips: dict[str, np.ndarray], rate: int) -> None:
     from audiostyle.judges.tagger import PREFIX, tagger_report
 
-    report = tagger_report(clips, rate)
+    report = tagger_report(clips, rate, kept=("content", "style", "mix"))
     for key, value in report.metrics.items():
         clip, name = key.removeprefix(PREFIX + "/").split("/")
         verdict.metrics[f"eval/judge/{PREFIXES[clip]}{name}"] = value

@@ -303,14 +303,15 @@ def transfer_and_write(
 
 
 def keep_caches(cache: Path) -> None:
-    """Pitch tracks and speech readings kept under `cache` by the clip's digest, for later runs
-    on the same clips (a sweep's trials in one process share the folder of the run that set it
-    last: each run sets its own)."""
-    from audiostyle.judges import speech
+    """Pitch tracks, speech readings and the tagger's hearing kept under `cache` by the clip's
+    digest, for later runs on the same clips (a sweep's trials in one process share the folder
+    of the run that set it last: each run sets its own)."""
+    from audiostyle.judges import speech, tagger
     from audiostyle.measures import timbre
 
     timbre.use_disk_cache(cache / "pitch")
     speech.use_disk_cache(cache / "speech")
+    tagger.use_disk_cache(cache / "tagger")
 
 
 def track_pitch(inputs: Inputs, rate: int) -> None:
