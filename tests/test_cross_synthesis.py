@@ -165,9 +165,10 @@ def test_the_run_moves_the_melody_into_x_ss_register_with_pyins_pitches():
 
 
 def test_x_g0_made_early_is_the_one_made_in_line_and_made_once_per_clips_and_settings():
-    """start_early makes x_G(0) on a thread (the run's WORLD while TensorFlow starts) only where
-    its octaves need no pitch track; it is initial_waveform's x_G(0); a second run in the process
-    (a sweep's next trial) takes the cross-synthesis from memory, and other octaves are another."""
+    """start_early makes x_G(0) on a thread (the run's WORLD while TensorFlow starts), with its
+    octaves from pyin where init.octaves is null; it is initial_waveform's x_G(0); a second run
+    in the process (a sweep's next trial) takes the cross-synthesis from memory, and other
+    octaves are another."""
     from audiostyle.optimisation import start
 
     from conftest import plain_config
@@ -184,6 +185,6 @@ def test_x_g0_made_early_is_the_one_made_in_line_and_made_once_per_clips_and_set
     ), "the second call reads the memory, not WORLD again"
     other = start.cross_synthesised(world, content, STYLE, 0)
     assert np.max(np.abs(other - start.cross_synthesised(world, content, STYLE, 1))) > 0.01
-    needs_pyin = plain_config({"init.source": "world", "init.octaves": None})
-    assert start.start_early(needs_pyin, content, STYLE) is None
+    register = plain_config({"init.source": "world", "init.octaves": None})
+    assert start.start_early(register, content, STYLE).result(timeout=60)[1] == 1  # pyin's
     assert start.start_early(plain_config({"init.source": "content"}), content, STYLE) is None

@@ -135,8 +135,8 @@ def test_a_run_says_each_phase_before_the_first_step_and_records_its_time(tmp_pa
     summary, run, log = one_run(tmp_path)
     lines = [
         "reading the clips",
-        "starting TensorFlow",
         "tracking the pitch of x_C, x_S and their mix",
+        "starting TensorFlow",
         "computing the targets",
         "compiling the step",
         "measuring x_G",
@@ -149,6 +149,6 @@ def test_a_run_says_each_phase_before_the_first_step_and_records_its_time(tmp_pa
         assert run.data.metrics[f"time/{phase}"] == pytest.approx(summary[f"time/{phase}"])
     assert summary["time/compile"] > 0.1  # tracing at least: the first step is the compile's
     kept = {p.parent.name for p in (tmp_path / "cache").rglob("*") if p.is_file()}
-    assert kept == {"pitch", "speech", "xla"}  # for the next run on these clips and shapes
+    assert kept == {"pitch", "speech", "tagger", "xla"}  # for the next run on these clips, shapes
     transfer = summary["time/targets"] + summary["time/compile"] + summary["time/steps"]
     assert transfer == pytest.approx(summary["time/seconds"], rel=0.05, abs=0.5)

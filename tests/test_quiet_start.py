@@ -90,3 +90,20 @@ def test_tensorflow_starts_without_keras_and_tf_keras_still_works():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["(1,", "2)", "True"], done.stdout
+
+
+def test_the_phases_before_tensorflow_do_not_import_it(tmp_path):
+    """The pitch phase and the caches it opens run before TensorFlow's phase, which must import
+    it first: XLA's cache folder and the quiet start are set as it loads."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from audiostyle.run import runner\n"
+        f"runner.keep_caches(Path({str(tmp_path)!r}))\n"
+        "import audiostyle.optimisation.start\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -28,7 +28,6 @@ import numpy as np
 
 from audiostyle.clips.audio import resample
 from audiostyle.digests import DigestCache, digest
-from audiostyle.networks.musicnn_frontend import SAMPLE_RATE
 
 MODEL = "MTT_musicnn"
 MEL_PEAK = 1.0
@@ -111,6 +110,8 @@ def listen(x: np.ndarray, rate: int, name: str, keep: bool = False) -> Heard:
 
 def _listen(x: np.ndarray, rate: int, name: str) -> Heard:
     import tensorflow as tf
+
+    from audiostyle.networks.musicnn_frontend import SAMPLE_RATE
 
     wave = tf.constant(level(resample(np.asarray(x, np.float32), rate, SAMPLE_RATE, name))[None])
     tags, embedding = _network().tags_and_embedding(wave)

@@ -78,11 +78,10 @@ def cross_synthesised(
 
 
 def start_early(cfg: Config, content: np.ndarray, style: np.ndarray) -> Future | None:
-    """x_G(0) and its octaves made on a thread, for a cross-synthesis whose octaves need no pitch
-    track (init.octaves named); None otherwise (the caller makes it when it needs it)."""
-    if cfg.init.source not in CROSS_SYNTHESES or (
-        cfg.init.source == InitSource.world and cfg.init.octaves is None
-    ):
+    """x_G(0) and its octaves made on a thread for a cross-synthesis (its octaves chosen here:
+    with init.octaves=null from the pitch tracks, which the caller has made); None for another
+    init (instant: the caller makes it when it needs it)."""
+    if cfg.init.source not in CROSS_SYNTHESES:
         return None
     octaves = melody_octaves(cfg, content, style)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="x_G(0)")

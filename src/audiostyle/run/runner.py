@@ -123,7 +123,6 @@ def transfer_and_write(
     phases: PhaseTimes,
     reporter: TrialReporting | None = None,
 ) -> dict[str, float]:
-    early = start_early(cfg, inputs.content, inputs.style)  # WORLD while TensorFlow starts
     run_dir = ctx.run_dir
     rate = cfg.audio.sample_rate
     write_wav(run_dir / "inputs" / "content.wav", inputs.content, rate, inputs.paths)
@@ -135,6 +134,13 @@ def transfer_and_write(
         with phases.phase("tracking", "recording the clips as the run's inputs"):
             log_clip_inputs(tracker, cfg, inputs, run_dir)
 
+    with phases.phase(
+        "pitch", "tracking the pitch of x_C, x_S and their mix (pyin; numba compiles it once)"
+    ):
+        keep_caches(Path(cfg.runs_dir) / "cache")
+        track_pitch(inputs, rate)
+    # x_G(0) made while TensorFlow starts (init.octaves=null reads the tracks just made)
+    early = start_early(cfg, inputs.content, inputs.style)
     with phases.phase("tensorflow", "starting TensorFlow and building the network"):
         from audiostyle.run.quiet import keep_xla_compilations, start_tensorflow
 
@@ -149,11 +155,6 @@ def transfer_and_write(
         from audiostyle.run.report import write_run_report
 
         network = build_network(cfg)
-    with phases.phase(
-        "pitch", "tracking the pitch of x_C, x_S and their mix (pyin; numba compiles it once)"
-    ):
-        keep_caches(Path(cfg.runs_dir) / "cache")
-        track_pitch(inputs, rate)
     steps = cfg.optim.steps
     bar: tqdm | None = None  # made at the first step's figures: its clock starts after compiling
     layers = cfg.style_layers.layers
