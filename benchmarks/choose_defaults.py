@@ -85,9 +85,12 @@ COLUMNS = [
 # full over SPELLED_OUT, the settings a row does not name, so a row means the same run after a
 # default changes. The defaults in turn: "harmonic 0 (first default)", "harmonic 0.03 (previous
 # default)" (the second), "mmd bandwidth 0.25, harmonic 0.03, noise 0.3" (the third) and, since
-# issue #34, "from WORLD: current default" (the third's terms from init=world: python run.py)
+# issue #34, "from WORLD: current default" (the third's terms from init=world) and then "from
+# WORLD in x_S's register, on notes: current default" (the same in x_S's register: python run.py)
 SPELLED_OUT = {
     "init": "content_noise",  # x_G(0) = x_C, every default's until issue #34's (init=world)
+    "init.octaves": "0",  # x_C's own register, until the register-on-notes default
+    "init.semitones": "false",
     "loss": "gram",
     "loss.mmd_bandwidth": "1",
     "loss.harmonic_weight": "0.03",
@@ -136,14 +139,22 @@ PAIR_METHODS = {
     "musicnn: MTT_vgg pool1+2, Gram": ["experiment=musicnn", "style_layers=vgg_low"],
     # issue #34: a sound designer's cross-syntheses (clips/cross_synthesis.py), judged as they
     # are (x_G(0), no step), and the transfer started from one
-    "reference: WORLD cross-synthesis": ["init=world", "optim.steps=0"],
+    "reference: WORLD cross-synthesis": [
+        "init=world",
+        "init.octaves=0",
+        "init.semitones=false",
+        "optim.steps=0",
+    ],
     "reference: WORLD cross-synthesis, x_S's register": [
         "init=world",
         "init.octaves=null",
+        "init.semitones=false",
         "optim.steps=0",
     ],
     "reference: WORLD cross-synthesis, x_C's envelope 0.3": [
         "init=world",
+        "init.octaves=0",
+        "init.semitones=false",
         "init.content_envelope=0.3",
         "optim.steps=0",
     ],
@@ -205,6 +216,22 @@ PAIR_METHODS = {
         "init.semitones=true",
         "alpha=0",
     ],
+    **{
+        f"from WORLD in x_S's register, on notes: {name}, Gram, alpha 0, {label}": [
+            "experiment=musicnn",
+            *layers,
+            "init=world",
+            "init.octaves=null",
+            "init.semitones=true",
+            "alpha=0",
+            setting,
+        ]
+        for name, layers in (
+            ("MSD_musicnn mid end", []),
+            ("MTT_vgg pool1+2", ["style_layers=vgg_low"]),
+        )
+        for label, setting in (("40 steps", "optim.steps=40"), ("lr 1e-3", "optim.lr=0.001"))
+    },
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [
         "init=world",
@@ -214,6 +241,7 @@ PAIR_METHODS = {
     ],
     "reference: WORLD cross-synthesis, on notes": [
         "init=world",
+        "init.octaves=0",
         "init.semitones=true",
         "optim.steps=0",
     ],

@@ -43,6 +43,8 @@ SPECTRAL = {
     "loss.harmonic_weight": 0.03,
     "loss.noise_weight": 0.3,
     "init.source": "world",
+    "init.octaves": None,
+    "init.semitones": True,
     "optim.lr": 0.01,
     "optim.schedule": "warmup_cosine",
     "optim.keep_best": True,

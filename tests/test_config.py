@@ -166,7 +166,7 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.content_layer.layer == "conv" and cfg.style_layers.layers == ["conv"]
     assert cfg.optim.steps == 300 and cfg.audio.duration == 3.0
     assert cfg.snapshots is None and snapshot_iterations(cfg) == [0, 150, 300]
-    assert cfg.init.source.value == "world" and cfg.init.octaves == 0  # issue #34's start
+    assert cfg.init.source.value == "world" and cfg.init.octaves is None and cfg.init.semitones  # #34
     validate(cfg)
     cfg = compose_config("experiment=nsynth", tiny=False)
     assert cfg.init.source.value == "content"  # the paper's x_G(0) = x_C
