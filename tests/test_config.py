@@ -166,7 +166,8 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.content_layer.layer == "conv" and cfg.style_layers.layers == ["conv"]
     assert cfg.optim.steps == 300 and cfg.audio.duration == 3.0
     assert cfg.snapshots is None and snapshot_iterations(cfg) == [0, 150, 300]
-    assert cfg.init.source.value == "world" and cfg.init.octaves is None and cfg.init.semitones  # #34
+    # issue #34's start: a WORLD cross-synthesis in x_S's register, on notes
+    assert cfg.init.source.value == "world" and cfg.init.octaves is None and cfg.init.semitones
     validate(cfg)
     cfg = compose_config("experiment=nsynth", tiny=False)
     assert cfg.init.source.value == "content"  # the paper's x_G(0) = x_C
@@ -174,6 +175,25 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
     assert cfg.style_layers.layers == [f"A_{i}" for i in range(1, 31)]
     assert cfg.optim.steps == 100 and snapshot_iterations(cfg) == [0, 50, 100]
     validate(cfg)
+
+
+def test_experiment_instrument_is_the_measured_row(compose_config):
+    """experiment=instrument names the run docs/defaults.md measured as "from WORLD in x_S's
+    register, on notes: MTT_vgg pool1+2, Gram, alpha 0, 40 steps", setting for setting."""
+    named = compose_config("experiment=instrument", tiny=False)
+    row = compose_config(
+        "experiment=musicnn",
+        "style_layers=vgg_low",
+        "init=world",
+        "init.octaves=null",
+        "init.semitones=true",
+        "alpha=0",
+        "optim.steps=40",
+        tiny=False,
+    )
+    assert named == row
+    assert named.style_layers.layers == ["pool1", "pool2"] and named.alpha == 0.0
+    validate(named)
 
 
 @pytest.mark.parametrize(

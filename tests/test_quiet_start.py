@@ -107,3 +107,13 @@ def test_the_phases_before_tensorflow_do_not_import_it(tmp_path):
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_step_loaded_from_xlas_cache_compiles_quietly(tmp_path):
+    """The second run on the same shapes loads its step from XLA's persistent cache, whose
+    loader logs native errors that are not errors: hidden like the start-up lines."""
+    for _ in range(2):
+        done = run_py(tmp_path, "runtime.xla=true")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert not NATIVE_LINE.search(done.stderr), done.stderr[-3000:]
+    assert list((tmp_path / "cache" / "xla").iterdir()), "the first run kept its compiled step"

@@ -33,6 +33,10 @@ STARTUP_NOISE = re.compile(
     r"|computation placer already registered"
     r"|TF-TRT Warning: Could not find TensorRT"
     r"|^To enable the following instructions: .* rebuild TensorFlow"
+    # a step loaded from XLA's persistent cache (runs_dir/cache/xla): TensorFlow 2.21 first
+    # parses the entry as text, then its AOT loader names CPU features it does not know
+    r"|Error parsing text-format tensorflow\.XlaSerializedCacheEntry"
+    r"|Loading XLA:CPU AOT result\. Target machine feature"
 )
 
 
@@ -84,6 +88,14 @@ def start_tensorflow(verbose: bool) -> None:
         return
     with native_stderr_filtered():
         probe_devices()
+
+
+def compile_quietly(verbose: bool) -> contextlib.AbstractContextManager:
+    """The compile phase's wrapper: a step loaded from XLA's cache logs native errors that are
+    not errors (STARTUP_NOISE); hidden like the start-up lines, shown when asked for."""
+    if asked_for_startup_lines(verbose):
+        return contextlib.nullcontext()
+    return native_stderr_filtered()
 
 
 def keep_xla_compilations(folder: Path) -> None:

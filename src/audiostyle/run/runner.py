@@ -41,6 +41,7 @@ from audiostyle.run.outputs import (
     write_pictures,
 )
 from audiostyle.run.playback import limit_peak
+from audiostyle.run.quiet import compile_quietly
 from audiostyle.run.redact import redact, redact_files
 from audiostyle.run.tracked import (
     ended_run,
@@ -61,7 +62,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     """Run one transfer; every setting is checked before any audio is read."""
     validate(cfg)
     log.info("network %s, chosen by %s", cfg.encoder.network.value, ctx.network)
-    phases = PhaseTimes()
+    phases = PhaseTimes(around={"compile": lambda: compile_quietly(cfg.runtime.verbose)})
     with phases.phase("load", "reading the clips"):
         inputs = load_inputs(cfg)
     check_writable(ctx.run_dir, "the run's outputs")
