@@ -126,10 +126,12 @@ def test_the_vocoder_plays_x_ss_note_with_x_cs_loudness_contour():
 @pytest.mark.parametrize("source", ["world", "vocoder"])
 def test_a_run_of_no_step_is_the_cross_synthesis_itself_judged(compose_config, tmp_path, source):
     """`init=world|vocoder optim.steps=0`: the baseline as a run (judges, report, MLflow), its
-    output x_G(0), the cross-synthesis of the loaded clips plus the init's 1e-6 noise."""
+    output x_G(0), the cross-synthesis of the loaded clips (the default's: in x_S's register, on
+    notes) plus the init's 1e-6 noise."""
     import soundfile as sf
 
     from audiostyle.clips.inputs import load_inputs
+    from audiostyle.optimisation.start import melody_octaves
     from audiostyle.run.context import RunContext
     from audiostyle.run.runner import run
 
@@ -141,8 +143,12 @@ def test_a_run_of_no_step_is_the_cross_synthesis_itself_judged(compose_config, t
         "judge.speech=false",
     )
     inputs = load_inputs(cfg)
-    cross = {"world": world_cross, "vocoder": channel_vocoder}[source]
-    expected = cross(inputs.content, inputs.style, RATE)
+    if source == "world":
+        octaves = melody_octaves(cfg, inputs.content, inputs.style)
+        assert cfg.init.octaves is None and cfg.init.semitones  # the default: x_S's register
+        expected = world_cross(inputs.content, inputs.style, RATE, octaves=octaves, semitones=True)
+    else:
+        expected = channel_vocoder(inputs.content, inputs.style, RATE)
     summary = run(cfg, RunContext(run_dir=tmp_path / "run"))
     generated, _ = sf.read(tmp_path / "run" / "generated.wav", dtype="float32")
     assert np.max(np.abs(generated - expected)) < 1e-4  # the 1e-6 noise and the file's rounding

@@ -162,9 +162,12 @@ def test_lbfgs_never_climbs_and_ends_below_its_start(pair):
     assert np.all(np.diff(totals) <= 0)
     assert totals[-1] < totals[0]
     assert result.evaluations >= cfg.optim.steps  # one evaluation an iteration at least
+    from audiostyle.optimisation.start import melody_octaves
     from audiostyle.optimisation.transfer import build_objective
 
-    objective = build_objective(cfg, build_network(cfg))
+    # the run's harmonic term asks for x_S's profile where x_G(0) plays: x_S's register
+    octaves = melody_octaves(cfg, inputs.content, inputs.style)
+    objective = build_objective(cfg, build_network(cfg), octaves)
     objective.set_targets(tf.constant(inputs.content[None]), tf.constant(inputs.style[None]))
     for i, wave in waves.items():
         assert float(objective(tf.constant(wave[None])).total) == pytest.approx(totals[i], rel=1e-5)
