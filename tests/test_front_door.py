@@ -140,7 +140,7 @@ def test_a_run_says_each_phase_before_the_first_step_and_records_its_time(tmp_pa
         "computing the targets",
         "compiling the step",
         "measuring x_G",
-        "finishing the spectrograms",
+        "drawing the spectrograms",
     ]
     at = [log.index(line) for line in lines]
     assert at == sorted(at)

@@ -1,7 +1,7 @@
 """Pictures of a run: spectrograms side by side and the loss curves (PNG).
 
-Each picture is its own `matplotlib.figure.Figure` on the Agg canvas, not pyplot's global state:
-the runner draws them on a thread while the judges listen.
+Each picture is its own `matplotlib.figure.Figure` on the Agg canvas, not pyplot's global state,
+so a caller may draw them on any thread.
 """
 
 from __future__ import annotations

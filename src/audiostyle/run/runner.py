@@ -8,7 +8,6 @@ sweep trial can use them.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -259,26 +258,23 @@ def transfer_and_write(
         summary.update(
             measure(cfg.measure, result.output, inputs.content, inputs.style, rate, h["total"])
         )
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictures") as painter:
-        # drawn while the judges listen (TensorFlow and pocketsphinx leave a core to it)
-        pictures = painter.submit(write_pictures, run_dir, inputs, result, rate, snapshots)
-        with phases.phase("judges", "asking the judges (musicnn's tagger, pocketsphinx)"):
-            verdict = judge(
-                cfg.judge, result.output, inputs.content, inputs.style, rate, loss_networks(cfg)
-            )
-        summary.update(verdict.metrics)
-        kept = snapshot_iterations(cfg)
-        about = {"device": result.device, "output": str(out), "snapshots": kept}
-        about["snapshot_gain_db"] = snapshot_gains
-        about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
-        about["judge_notes"] = verdict.notes
-        write_json(run_dir / "summary.json", {**summary, **about})
-        with phases.phase("pictures", "finishing the spectrograms and writing the report"):
-            pictures.result()
-            params = run_params(cfg)
-            summary.update(phases.metrics())  # the report's and summary's times: all but theirs
-            title = f"audiostyle run {run_dir.name}"
-            write_run_report(run_dir, title, ctx.choices, params, summary, kept, verdict.notes)
+    with phases.phase("judges", "asking the judges (musicnn's tagger, pocketsphinx)"):
+        verdict = judge(
+            cfg.judge, result.output, inputs.content, inputs.style, rate, loss_networks(cfg)
+        )
+    summary.update(verdict.metrics)
+    kept = snapshot_iterations(cfg)
+    about = {"device": result.device, "output": str(out), "snapshots": kept}
+    about["snapshot_gain_db"] = snapshot_gains
+    about["network"] = {"name": cfg.encoder.network.value, "chosen_by": ctx.network}
+    about["judge_notes"] = verdict.notes
+    write_json(run_dir / "summary.json", {**summary, **about})
+    with phases.phase("pictures", "drawing the spectrograms and writing the report"):
+        write_pictures(run_dir, inputs, result, rate, snapshots)
+        params = run_params(cfg)
+        summary.update(phases.metrics())  # the report's and summary's times: all but theirs
+        title = f"audiostyle run {run_dir.name}"
+        write_run_report(run_dir, title, ctx.choices, params, summary, kept, verdict.notes)
     if tracker:
         import tensorflow as tf
 
