@@ -119,7 +119,7 @@ def test_every_experiment_runs_the_network_the_registry_gives(compose_config):
     experiments = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
     listed = [e for net in NETWORKS.values() for e in net.experiments]
     assert sorted(listed) == experiments
-    for name in ("spectral", "nsynth", "voice_flute"):
+    for name in ("spectral", "nsynth", "voice_flute", "instrument"):
         assert compose_config(f"experiment={name}").encoder.network.value == (
             network_of_experiment(name)
         )

@@ -79,7 +79,7 @@ NETWORKS: dict[str, Network] = {
             "content_layer": ("musicnn_logmel", "musicnn_cnn3"),
             "style_layers": MUSICNN_LAYER_SETS,
         },
-        experiments=("musicnn",),
+        experiments=("musicnn", "instrument"),  # instrument: MTT_vgg from the register start
     ),
 }
 
