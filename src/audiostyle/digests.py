@@ -81,3 +81,19 @@ class DigestCache(Generic[T]):
                 self._write(value, tmp)
         except OSError as err:
             log.info("not cached (%s): %s", path, err)
+
+
+Arrays = tuple[np.ndarray, ...]
+
+
+def arrays_cache(*names: str, size: int = 8) -> DigestCache[Arrays]:
+    """A DigestCache of fixed tuples of arrays, each kept on disk under its name in one .npz."""
+
+    def write(arrays: Arrays, path: Path) -> None:
+        np.savez(path, **dict(zip(names, arrays, strict=True)))  # path ends in .npz already
+
+    def read(path: Path) -> Arrays:
+        with np.load(path) as held:
+            return tuple(held[name] for name in names)
+
+    return DigestCache(".npz", write, read, size)

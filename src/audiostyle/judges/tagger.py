@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from audiostyle.clips.audio import resample
-from audiostyle.digests import DigestCache, digest
+from audiostyle.digests import arrays_cache, digest
 
 MODEL = "MTT_musicnn"
 MEL_PEAK = 1.0
@@ -80,19 +80,7 @@ def level(x: np.ndarray) -> np.ndarray:
 
 
 Heard = tuple[np.ndarray, np.ndarray]  # tag probabilities [50], embedding
-
-
-def _write_heard(heard: Heard, path: Path) -> None:
-    with path.open("wb") as out:  # a handle: np.savez would add ".npz" to the temporary name
-        np.savez(out, tags=heard[0], embedding=heard[1])
-
-
-def _read_heard(path: Path) -> Heard:
-    with np.load(path) as held:
-        return held["tags"], held["embedding"]
-
-
-_heard: DigestCache[Heard] = DigestCache(".npz", _write_heard, _read_heard)
+_heard = arrays_cache("tags", "embedding")
 
 
 def use_disk_cache(folder: Path | None) -> None:

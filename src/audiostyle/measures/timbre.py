@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from audiostyle.clips.inputs import mix_of
-from audiostyle.digests import DigestCache, digest
+from audiostyle.digests import arrays_cache, digest
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,7 @@ NEARER = 0.95
 Track = tuple[np.ndarray, np.ndarray]  # f0 per frame (Hz, NaN unvoiced), voiced flags
 
 
-def _write_track(track: Track, path: Path) -> None:
-    np.savez(path, f0=track[0], voiced=track[1])
-
-
-def _read_track(path: Path) -> Track:
-    with np.load(path) as held:
-        return held["f0"], held["voiced"]
-
-
-_tracks: DigestCache[Track] = DigestCache(".npz", _write_track, _read_track)
+_tracks = arrays_cache("f0", "voiced")
 
 
 def use_disk_cache(folder: Path | None) -> None:
