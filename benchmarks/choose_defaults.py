@@ -105,6 +105,8 @@ def in_full(*overrides: str) -> list[str]:
 
 
 CURRENT = ("loss=mmd", "loss.mmd_bandwidth=0.25", "loss.noise_weight=0.3")  # experiment=spectral's
+IN_REGISTER = ("init=world", "init.octaves=null", "init.semitones=true")  # x_G(0): x_S's, on notes
+TRAINED_GRAM = {"MSD_musicnn mid end": (), "MTT_vgg pool1+2": ("style_layers=vgg_low",)}
 
 PAIR_METHODS = {
     "harmonic 0 (first default)": in_full("loss.harmonic_weight=0"),
@@ -185,52 +187,30 @@ PAIR_METHODS = {
     ),
     # the current default's terms from the best cross-synthesis: the content term still reads
     # x_C at its own pitch, so alpha 0 drops it
-    "from WORLD in x_S's register, on notes: current default": in_full(
-        *CURRENT, "init=world", "init.octaves=null", "init.semitones=true"
-    ),
+    "from WORLD in x_S's register, on notes: current default": in_full(*CURRENT, *IN_REGISTER),
     "from WORLD in x_S's register, on notes: current default, alpha 0": in_full(
-        *CURRENT, "init=world", "init.octaves=null", "init.semitones=true", "alpha=0"
+        *CURRENT, *IN_REGISTER, "alpha=0"
     ),
     # the noise term holds x_G no noisier than x_C: x_S's breath in x_G(0) is what it removes
     "from WORLD in x_S's register, on notes: current default, noise 0": in_full(
-        *CURRENT[:2],
-        "loss.noise_weight=0",
-        "init=world",
-        "init.octaves=null",
-        "init.semitones=true",
+        *CURRENT[:2], "loss.noise_weight=0", *IN_REGISTER
     ),
     # a trained network's style alone (issue #33's networks, not the judge's MTT_musicnn) from
     # the register-on-notes start: no content term (x_C's log-mel sits at x_C's own pitch)
-    "from WORLD in x_S's register, on notes: MSD_musicnn mid end, Gram, alpha 0": [
-        "experiment=musicnn",
-        "init=world",
-        "init.octaves=null",
-        "init.semitones=true",
-        "alpha=0",
-    ],
-    "from WORLD in x_S's register, on notes: MTT_vgg pool1+2, Gram, alpha 0": [
-        "experiment=musicnn",
-        "style_layers=vgg_low",
-        "init=world",
-        "init.octaves=null",
-        "init.semitones=true",
-        "alpha=0",
-    ],
     **{
-        f"from WORLD in x_S's register, on notes: {name}, Gram, alpha 0, {label}": [
+        f"from WORLD in x_S's register, on notes: {name}, Gram, alpha 0{label}": [
             "experiment=musicnn",
             *layers,
-            "init=world",
-            "init.octaves=null",
-            "init.semitones=true",
+            *IN_REGISTER,
             "alpha=0",
-            setting,
+            *setting,
         ]
-        for name, layers in (
-            ("MSD_musicnn mid end", []),
-            ("MTT_vgg pool1+2", ["style_layers=vgg_low"]),
+        for name, layers in TRAINED_GRAM.items()
+        for label, setting in (
+            ("", ()),
+            (", 40 steps", ("optim.steps=40",)),
+            (", lr 1e-3", ("optim.lr=0.001",)),
         )
-        for label, setting in (("40 steps", "optim.steps=40"), ("lr 1e-3", "optim.lr=0.001"))
     },
     # the melody played on notes, as an instrument plays it
     "reference: WORLD cross-synthesis, x_S's register, on notes": [

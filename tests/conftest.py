@@ -4,6 +4,7 @@ plain `Config`s for the science, which needs no Hydra."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -87,6 +89,15 @@ def with_setting(node: object, key: str, value: object) -> object:
     elif isinstance(current, Enum):
         value = type(current)(value)
     return dataclasses.replace(node, **{head: value})
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """benchmarks/ is scripts, not a package: load benchmarks/<name>.py by its path."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def plain_config(*settings: Mapping[str, object], tiny: bool = True) -> Config:

@@ -20,6 +20,7 @@ from conftest import (
     PAPER_NOTES,
     SPECTRAL,
     harmonic_note,
+    load_benchmark,
     plain_config,
     write_nsynth_folder,
 )
@@ -180,18 +181,12 @@ def test_defaults_compose_to_the_documented_choices(compose_config):
 def test_experiment_instrument_is_the_measured_row(compose_config):
     """experiment=instrument names the run docs/defaults.md measured as "from WORLD in x_S's
     register, on notes: MTT_vgg pool1+2, Gram, alpha 0, 40 steps", setting for setting."""
+    rows = load_benchmark("choose_defaults").PAIR_METHODS
+    measured = rows[
+        "from WORLD in x_S's register, on notes: MTT_vgg pool1+2, Gram, alpha 0, 40 steps"
+    ]
     named = compose_config("experiment=instrument", tiny=False)
-    row = compose_config(
-        "experiment=musicnn",
-        "style_layers=vgg_low",
-        "init=world",
-        "init.octaves=null",
-        "init.semitones=true",
-        "alpha=0",
-        "optim.steps=40",
-        tiny=False,
-    )
-    assert named == row
+    assert named == compose_config(*measured, tiny=False)
     assert named.style_layers.layers == ["pool1", "pool2"] and named.alpha == 0.0
     validate(named)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -15,16 +13,9 @@ import soundfile as sf
 
 from audiostyle.measures.timbre import f0_track
 
+from conftest import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_pairs() -> ModuleType:
-    """benchmarks/ is scripts, not a package: load pairs.py by its path."""
-    spec = importlib.util.spec_from_file_location("pairs", ROOT / "benchmarks" / "pairs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def cents(f: float, ref: float) -> float:
@@ -35,7 +26,7 @@ def cents(f: float, ref: float) -> float:
 def test_sung_glide_glides_between_its_two_pitches(glide):
     """The rising glide (200 -> 300 Hz) of the eight pairs and the held-out falling one
     (330 -> 190 Hz): pyin hears each end within 50 cents of the geometric glide there."""
-    pairs = load_pairs()
+    pairs = load_benchmark("pairs")
     first, last = pairs.GLIDES[glide]
     x = pairs.sung_glide(first, last)
     assert len(x) == 3 * 16000 and np.all(np.isfinite(x))
@@ -48,7 +39,7 @@ def test_sung_glide_glides_between_its_two_pitches(glide):
 
 
 def test_held_out_pairs_share_no_made_clip_with_the_pairs_defaults_were_chosen_on():
-    pairs = load_pairs()
+    pairs = load_benchmark("pairs")
     chosen_on = {clip for pair in pairs.PAIRS.values() for clip in pair}
     held_out = {clip for pair in pairs.HELD_OUT.values() for clip in pair}
     assert len(pairs.HELD_OUT) >= 6 and not set(pairs.HELD_OUT) & set(pairs.PAIRS)
@@ -61,7 +52,7 @@ def test_held_out_pairs_share_no_made_clip_with_the_pairs_defaults_were_chosen_o
 
 @pytest.mark.slow  # espeak-ng, fluidsynth and fluid-soundfont-gm (.ci/run installs them)
 def test_held_out_maker_writes_the_held_out_pairs(tmp_path):
-    pairs = load_pairs()
+    pairs = load_benchmark("pairs")
     manifest = pairs.make(tmp_path, only=["espeak_gb.wav", "horn_65.wav"], held_out=True)
     assert manifest["pairs"] == pairs.HELD_OUT
     voice, horn = manifest["clips"]["espeak_gb.wav"], manifest["clips"]["horn_65.wav"]
@@ -71,7 +62,7 @@ def test_held_out_maker_writes_the_held_out_pairs(tmp_path):
 
 @pytest.mark.slow  # espeak-ng, fluidsynth and fluid-soundfont-gm (.ci/run installs them)
 def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
-    pairs = load_pairs()
+    pairs = load_benchmark("pairs")
     clips = ["espeak_low.wav", "cello_57.wav"]
     manifest = pairs.make(tmp_path, only=clips)
     for clip in clips:
@@ -90,7 +81,7 @@ def test_maker_writes_a_voice_and_an_instrument_once(tmp_path):
 
 @pytest.mark.slow  # espeak-ng, fluidsynth and two calls of short TensorFlow runs, about 40 s
 def test_pairs_measurement_writes_every_row_with_its_command(tmp_path):
-    load_pairs().make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
+    load_benchmark("pairs").make(tmp_path, only=["espeak_low.wav", "cello_57.wav"])
     cmd = [sys.executable, "benchmarks/choose_defaults.py", "--pairs", str(tmp_path)]
     cmd += ["--pair", "espeak_low_cello", "--duration", "0.5", "--steps", "3"]
     cmd += ["--only", "harmonic 0 (first default)", "lbfgs, harmonic 0.1"]
