@@ -109,9 +109,8 @@ def keep_xla_compilations(folder: Path) -> None:
     os.environ["TF_XLA_FLAGS"] = f"{flags} {option}".strip()
 
 
-KERAS_EAGER = (
-    "keras.src.optimizers"  # what TensorFlow's __init__ imports, for SavedModel's registry
-)
+# what TensorFlow's __init__ imports eagerly, for SavedModel's registry
+KERAS_EAGER = "keras.src.optimizers"
 
 
 def import_tensorflow() -> None:
