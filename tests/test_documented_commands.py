@@ -39,12 +39,12 @@ from conftest import (
     PAPER_NOTES,
     ROOT,
     harmonic_note,
+    load_benchmark,
     run_cli,
     write_nsynth_folder,
     write_tfrecord,
 )
 from reference import random_tensors, write_tf1_checkpoint
-from test_pairs import load_pairs
 
 DOCS = [
     "README.md",
@@ -67,7 +67,7 @@ NOT_COMPOSED = {
     "hydra/launcher=joblib": "the scale extra's launcher; tests/test_scale.py runs it",
 }
 HARMONIC_PAIR = ("tmp/c220_k1.wav", "tmp/s330_k2.wav")
-PAIR_CLIPS = {clip for pair in load_pairs().PAIRS.values() for clip in pair}
+PAIR_CLIPS = {clip for pair in load_benchmark("pairs").PAIRS.values() for clip in pair}
 TINY = {"optim.steps": "2", "audio.duration": "0.25", "runtime.xla": "false"}
 
 
